@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# run.sh: the one entry point for people and CI.
+#
+#   ./run.sh [SERVER OPTIONS]   run the echo server (java EchoServer.java)
+#   ./run.sh client [ARGS]      run the console client (java EchoClient.java)
+#   ./run.sh test [NAME ...]    run the test suite (all, or the tests whose names contain NAME)
+#   ./run.sh bench [OPTIONS]    run the benchmark (./run.sh bench --help)
+#
+# Needs only a JDK, 17 or newer: `java` on PATH, or the one named by $JAVA.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+JAVA=${JAVA:-java}
+if ! command -v "$JAVA" >/dev/null 2>&1; then
+  echo "run.sh: no 'java' found; install a JDK 17 or newer (for example: apt-get install openjdk-17-jdk-headless)" >&2
+  exit 1
+fi
+# "17.0.15", "25", "1.8.0_402": the feature number is the first field, or the second after "1."
+version=$("$JAVA" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
+feature=${version#1.}
+feature=${feature%%.*}
+if ! [[ $feature =~ ^[0-9]+$ ]] || ((feature < 17)); then
+  echo "run.sh: $JAVA is Java ${version:-of unknown version}; this needs Java 17 or newer" >&2
+  exit 1
+fi
+
+# JDK 17 decodes command-line arguments with the locale's charset: without a UTF-8
+# locale, `./run.sh client "wörld"` would send mangled text. Use C.UTF-8 when none is set.
+if [[ -z ${LC_ALL:-}${LC_CTYPE:-}${LANG:-} ]]; then
+  export LC_ALL=C.UTF-8
+fi
+
+case ${1:-} in
+  client) shift; exec "$JAVA" EchoClient.java "$@" ;;
+  test)   shift; exec "$JAVA" test/EchoTests.java "$@" ;;
+  bench)  shift; exec "$JAVA" bench/EchoBench.java "$@" ;;
+  *)      exec "$JAVA" EchoServer.java "$@" ;;
+esac

@@ -1,0 +1,1180 @@
+// EchoTests.java: the test suite for EchoServer.java and EchoClient.java.
+//
+//   java test/EchoTests.java [NAME ...]     (from the repository's root; ./run.sh test does this)
+//
+// Every test starts or reuses a real server on a free loopback port (--port 0) and talks
+// to it over real sockets. Every test is bounded in time. JDK only. Ends with the line
+// "N passed, N failed" and exits 1 if anything failed.
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.annotation.Annotation;
+import java.lang.reflect.Method;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.tools.JavaCompiler;
+import javax.tools.ToolProvider;
+
+public final class EchoTests {
+    static final String LOOPBACK = "127.0.0.1";
+    static final long TEST_TIMEOUT_MILLIS = 60_000;
+    static final int MAX_LINE = 16 * 1024;      // the server's default --max-line
+    static final int READ_BUFFER = 64 * 1024;   // the server's shared read buffer
+
+    static Path root;
+    static Path classes;
+    static String java;
+    static Server shared; // one default server for the tests that need nothing special
+    static final List<AutoCloseable> resources = Collections.synchronizedList(new ArrayList<>());
+
+    interface Body {
+        void run() throws Exception;
+    }
+
+    record Test(String name, Body body) { }
+
+    static final class Skip extends RuntimeException {
+        Skip(String why) {
+            super(why);
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        root = Path.of("").toAbsolutePath();
+        if (!Files.exists(root.resolve("EchoServer.java"))) {
+            System.err.println("run the tests from the repository's root: ./run.sh test");
+            System.exit(2);
+        }
+        java = ProcessHandle.current().info().command().orElse("java");
+        classes = Files.createTempDirectory("echo-tests");
+        compile(root.resolve("EchoServer.java"), root.resolve("EchoClient.java"));
+        System.out.println("testing with " + java + " (Java " + Runtime.version() + ")");
+
+        List<Test> tests = tests();
+        int passed = 0;
+        int failed = 0;
+        int skipped = 0;
+        long suiteStart = System.nanoTime();
+        try {
+            for (Test test : tests) {
+                if (args.length > 0 && Arrays.stream(args).noneMatch(test.name()::contains)) {
+                    continue;
+                }
+                long start = System.nanoTime();
+                String failure = runBounded(test);
+                String took = String.format("%.1f s", (System.nanoTime() - start) / 1e9);
+                if (failure == null) {
+                    passed++;
+                    System.out.println("PASS " + test.name() + " (" + took + ")");
+                } else if (failure.startsWith("SKIP ")) {
+                    skipped++;
+                    System.out.println("SKIP " + test.name() + ": " + failure.substring(5));
+                } else {
+                    failed++;
+                    System.out.println("FAIL " + test.name() + " (" + took + "): " + failure);
+                    if (shared != null) {
+                        System.out.println("     shared server's log, last lines:\n" + shared.tail(5));
+                    }
+                }
+            }
+        } finally {
+            if (shared != null) {
+                shared.close();
+            }
+        }
+        System.out.printf("suite time %.1f s%n", (System.nanoTime() - suiteStart) / 1e9);
+        System.out.println(passed + " passed, " + failed + " failed" + (skipped > 0 ? ", " + skipped + " skipped" : ""));
+        System.exit(failed > 0 ? 1 : 0);
+    }
+
+    static List<Test> tests() {
+        List<Test> t = new ArrayList<>();
+        // the line echo rule
+        t.add(new Test("echoes a message shorter than one buffer", EchoTests::shortMessage));
+        t.add(new Test("echoes a message longer than several buffers", EchoTests::longMessage));
+        t.add(new Test("echoes messages of exact multiples of the buffer size", EchoTests::bufferMultiples));
+        t.add(new Test("echoes non-ASCII text split inside a character", EchoTests::splitUtf8));
+        t.add(new Test("holds a line sent byte by byte until its newline", EchoTests::byteByByte));
+        t.add(new Test("echoes each line as soon as its newline arrives", EchoTests::lineByLine));
+        t.add(new Test("keeps \\r\\n line endings", EchoTests::crlf));
+        t.add(new Test("echoes many lines sent in one write", EchoTests::manyLinesOneWrite));
+        t.add(new Test("echoes 10000 pipelined lines", EchoTests::pipelined));
+        t.add(new Test("echoes every byte value, NUL included", EchoTests::binary));
+        // end of input
+        t.add(new Test("half-close after a partial line echoes it, then closes", EchoTests::halfClosePartial));
+        t.add(new Test("half-close with nothing sent closes at once", EchoTests::halfCloseEmpty));
+        t.add(new Test("half-close after a message without newline returns it", EchoTests::halfCloseNoNewline));
+        // long lines
+        t.add(new Test("echoes a 1 MiB line", EchoTests::oneMebibyteLine));
+        t.add(new Test("echoes a line longer than --max-line in pieces of --max-line", EchoTests::pieces));
+        t.add(new Test("echoes 16 MiB without newline as it arrives, memory bounded", EchoTests::sixteenMebibytes));
+        // load and backpressure
+        t.add(new Test("a client that never reads is paused; others are served; nothing lost", EchoTests::slowReader));
+        t.add(new Test("serves 1000 clients at once", EchoTests::thousandClients));
+        t.add(new Test("holds 2000 idle connections cheaply", EchoTests::idleConnections));
+        t.add(new Test("does not use the CPU while idle", EchoTests::idleCpu));
+        // disconnects and exhaustion
+        t.add(new Test("a client reset mid-line is cleaned up and logged", EchoTests::resetMidLine));
+        t.add(new Test("a client that vanishes with echoes unsent is cleaned up", EchoTests::vanishWithUnsent));
+        t.add(new Test("3000 connect/close cycles leak no descriptors", EchoTests::connectCloseCycles));
+        t.add(new Test("under a 64-descriptor limit: no spin, serves its clients, recovers", EchoTests::descriptorLimit));
+        // shutdown
+        t.add(new Test("SIGINT closes everything, exits within 2 s, port free at once", () -> shutdown("INT", 130)));
+        t.add(new Test("SIGTERM closes everything, exits within 2 s, port free at once", () -> shutdown("TERM", 143)));
+        // command line and logging
+        t.add(new Test("prints 'listening on ADDRESS:PORT' with the real port", EchoTests::listeningLine));
+        t.add(new Test("listens on the IPv6 loopback with --host ::1", EchoTests::ipv6));
+        t.add(new Test("bad command lines: one line, usage, exit 2", EchoTests::badCommandLines));
+        t.add(new Test("--help prints usage and exits 0", EchoTests::help));
+        t.add(new Test("a port in use: one clear line, exit 1", EchoTests::portInUse));
+        t.add(new Test("logs connections with peer and count, timestamped, no lines by default", EchoTests::logging));
+        t.add(new Test("--verbose logs each line, --quiet logs nothing per connection", EchoTests::verboseAndQuiet));
+        // the client
+        t.add(new Test("client: message mode prints the reply and exits 0", EchoTests::clientMessage));
+        t.add(new Test("client: non-ASCII arguments round-trip exactly", EchoTests::clientUtf8));
+        t.add(new Test("client: interactive mode echoes each line until end of input", EchoTests::clientInteractive));
+        t.add(new Test("client: no server is one clear line and exit 1", EchoTests::clientNoServer));
+        t.add(new Test("client: bad command line exits 2", EchoTests::clientBadArgs));
+        // the lesson
+        t.add(new Test("both programs run with the source launcher", EchoTests::sourceLauncher));
+        t.add(new Test("role annotations, class comments, --roles and PATTERNS.md agree", EchoTests::roles));
+        return t;
+    }
+
+    // ================================================================= line echo
+
+    static void shortMessage() throws Exception {
+        assertBytes(bytes("hello\n"), roundTrip(server().port, bytes("hello\n")), "echo");
+    }
+
+    static void longMessage() throws Exception {
+        byte[] message = lines(new Random(1), 5 * READ_BUFFER, 1, 300);
+        assertBytes(message, roundTrip(server().port, message), "echo of " + message.length + " bytes");
+    }
+
+    static void bufferMultiples() throws Exception {
+        for (int multiple : new int[] {1, 2, 3}) {
+            byte[] message = lines(new Random(multiple), multiple * READ_BUFFER, 1, 1000);
+            check(message.length == multiple * READ_BUFFER, "message is " + message.length + " bytes");
+            assertBytes(message, roundTrip(server().port, message), multiple + " x " + READ_BUFFER + " bytes");
+        }
+        byte[] oneLine = new byte[2 * READ_BUFFER]; // one line of exactly two buffers, newline last
+        Arrays.fill(oneLine, (byte) 'm');
+        oneLine[oneLine.length - 1] = '\n';
+        assertBytes(oneLine, roundTrip(server().port, oneLine), "one line of " + oneLine.length + " bytes");
+    }
+
+    static void splitUtf8() throws Exception {
+        byte[] line = bytes("héllo wörld ✓ 日本語\n");
+        int split = indexOf(line, bytes("✓")) + 1; // inside the three bytes of ✓
+        try (Socket s = connect(server().port)) {
+            s.getOutputStream().write(line, 0, split);
+            expectNothing(s, 200);
+            s.getOutputStream().write(line, split, line.length - split);
+            assertBytes(line, readExactly(s, line.length), "echo");
+        }
+    }
+
+    static void byteByByte() throws Exception {
+        byte[] line = bytes("one byte at a time\n");
+        try (Socket s = connect(server().port)) {
+            for (int i = 0; i < line.length - 1; i++) {
+                s.getOutputStream().write(line[i]);
+                Thread.sleep(5);
+            }
+            expectNothing(s, 300);
+            s.getOutputStream().write('\n');
+            assertBytes(line, readExactly(s, line.length), "echo");
+        }
+    }
+
+    static void lineByLine() throws Exception {
+        try (Socket s = connect(server().port)) {
+            s.getOutputStream().write(bytes("first\nsec"));
+            assertBytes(bytes("first\n"), readExactly(s, 6), "the complete line");
+            expectNothing(s, 300);
+            s.getOutputStream().write(bytes("ond\nthird"));
+            assertBytes(bytes("second\n"), readExactly(s, 7), "the next line");
+            expectNothing(s, 200);
+        }
+    }
+
+    static void crlf() throws Exception {
+        byte[] message = bytes("GET / HTTP/1.0\r\nHost: x\r\n\r\nlast\r\n");
+        assertBytes(message, roundTrip(server().port, message), "echo");
+    }
+
+    static void manyLinesOneWrite() throws Exception {
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < 1000; i++) {
+            text.append("line ").append(i).append('\n');
+        }
+        byte[] message = bytes(text.toString());
+        try (Socket s = connect(server().port)) {
+            s.getOutputStream().write(message); // one write; not half-closed: each line must come back
+            assertBytes(message, readExactly(s, message.length), "1000 lines");
+        }
+    }
+
+    static void pipelined() throws Exception {
+        byte[] message = lines(new Random(7), 10000 * 64, 64, 64);
+        assertBytes(message, roundTrip(server().port, message), "10000 lines of 64 bytes");
+    }
+
+    static void binary() throws Exception {
+        byte[] message = new byte[256 * 64];
+        for (int i = 0; i < message.length; i++) {
+            message[i] = (byte) (i * 7 + i / 256);
+        }
+        Random random = new Random(3);
+        for (int i = message.length - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            byte b = message[i];
+            message[i] = message[j];
+            message[j] = b;
+        }
+        assertBytes(message, roundTrip(server().port, message), "every byte value");
+    }
+
+    // ============================================================= end of input
+
+    static void halfClosePartial() throws Exception {
+        assertBytes(bytes("abc\ndef"), roundTrip(server().port, bytes("abc\ndef")), "echo");
+    }
+
+    static void halfCloseEmpty() throws Exception {
+        assertBytes(new byte[0], roundTrip(server().port, new byte[0]), "echo of nothing");
+    }
+
+    static void halfCloseNoNewline() throws Exception {
+        byte[] message = bytes("no newline at all, ünïcödé");
+        assertBytes(message, roundTrip(server().port, message), "echo");
+    }
+
+    // ================================================================ long lines
+
+    static void oneMebibyteLine() throws Exception {
+        byte[] line = new byte[1 << 20];
+        Arrays.fill(line, (byte) 'L');
+        line[line.length - 1] = '\n';
+        assertBytes(line, roundTrip(server().port, line), "1 MiB line");
+    }
+
+    static void pieces() throws Exception {
+        try (Server server = Server.start("--max-line", "1024"); Socket s = connect(server.port)) {
+            byte[] part = new byte[2500];
+            Arrays.fill(part, (byte) 'y');
+            s.getOutputStream().write(part);
+            assertBytes(Arrays.copyOf(part, 2048), readExactly(s, 2048), "two pieces of 1024 bytes");
+            expectNothing(s, 300); // the last 452 bytes wait for their newline
+            s.getOutputStream().write('\n');
+            byte[] rest = Arrays.copyOf(part, 453);
+            rest[452] = '\n';
+            assertBytes(rest, readExactly(s, 453), "the rest of the line");
+        }
+    }
+
+    static void sixteenMebibytes() throws Exception {
+        try (Server server = Server.start(); Socket s = connect(server.port)) {
+            long rssBefore = server.rssKiB();
+            int size = 16 << 20;
+            byte[] data = new byte[size];
+            Arrays.fill(data, (byte) 'z');
+            Thread writer = daemon(() -> s.getOutputStream().write(data));
+            // The line never ends, yet all but the last max-line bytes must come back while
+            // the connection is still open: the server is not holding the line.
+            byte[] echoed = readExactly(s, size - MAX_LINE);
+            writer.join(10_000);
+            check(!writer.isAlive(), "the writer did not finish");
+            long rssGrowth = server.rssKiB() - rssBefore;
+            s.shutdownOutput();
+            byte[] rest = readToEnd(s);
+            check(echoed.length + rest.length == size, "got back " + (echoed.length + rest.length) + " of " + size + " bytes");
+            check(allEqual(echoed, (byte) 'z') && allEqual(rest, (byte) 'z'), "echoed bytes differ");
+            check(rssGrowth < 128 * 1024, "server RSS grew by " + rssGrowth + " KiB for one 16 MiB line");
+        }
+    }
+
+    // ===================================================== load and backpressure
+
+    static void slowReader() throws Exception {
+        try (Server server = Server.start(); Socket slow = connect(server.port)) {
+            byte[] data = lines(new Random(5), 50 << 20, 100, 2000);
+            AtomicLong sent = new AtomicLong();
+            OutputStream out = slow.getOutputStream();
+            Thread writer = daemon(() -> {
+                for (int off = 0; off < data.length; off += 8192) {
+                    int n = Math.min(8192, data.length - off);
+                    out.write(data, off, n);
+                    sent.addAndGet(n);
+                }
+                slow.shutdownOutput();
+            });
+            // Wait until the writer is stuck: the server has stopped reading from it.
+            long last = -1;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (sent.get() != last && System.nanoTime() < deadline) {
+                last = sent.get();
+                Thread.sleep(500);
+            }
+            check(sent.get() == last, "the writer never stalled");
+            check(sent.get() < data.length, "the server read all " + data.length + " bytes from a client that never reads");
+            // No OP_WRITE spin while the slow client's echoes wait.
+            long cpu = server.cpuMillis();
+            for (int i = 0; i < 3; i++) { // other clients still get their echo at once
+                long start = System.nanoTime();
+                assertBytes(bytes("ping " + i + "\n"), roundTrip(server.port, bytes("ping " + i + "\n")), "other client's echo");
+                check(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(2), "another client waited over 2 s");
+            }
+            Thread.sleep(1000);
+            long used = server.cpuMillis() - cpu;
+            check(used < 400, "server used " + used + " ms of CPU in ~1 s while a reader was stalled");
+            // Now read: everything comes back, byte for byte, and the stream ends.
+            slow.setSoTimeout(20_000);
+            InputStream in = slow.getInputStream();
+            byte[] buffer = new byte[65536];
+            int got = 0;
+            int n;
+            while ((n = in.read(buffer)) > 0) {
+                check(got + n <= data.length, "more bytes came back than were sent");
+                if (!Arrays.equals(buffer, 0, n, data, got, got + n)) {
+                    throw new AssertionError("echo differs from what was sent near byte " + got);
+                }
+                got += n;
+            }
+            check(got == data.length, "got back " + got + " of " + data.length + " bytes");
+        }
+    }
+
+    static void thousandClients() throws Exception {
+        int port = server().port;
+        List<Socket> clients = new ArrayList<>();
+        try {
+            for (int i = 0; i < 1000; i++) {
+                clients.add(connect(port));
+            }
+            for (int i = 0; i < clients.size(); i++) {
+                clients.get(i).getOutputStream().write(bytes("client " + i + "\n"));
+            }
+            for (int i = 0; i < clients.size(); i++) {
+                byte[] expected = bytes("client " + i + "\n");
+                assertBytes(expected, readExactly(clients.get(i), expected.length), "client " + i);
+            }
+        } finally {
+            closeAll(clients);
+        }
+    }
+
+    static void idleConnections() throws Exception {
+        try (Server server = Server.start("--quiet")) {
+            roundTrip(server.port, bytes("warm up\n"));
+            long rssBefore = server.rssKiB();
+            List<Socket> clients = new ArrayList<>();
+            try {
+                for (int i = 0; i < 2000; i++) {
+                    Socket s = connect(server.port);
+                    clients.add(s);
+                    s.getOutputStream().write(bytes("x\n"));
+                    assertBytes(bytes("x\n"), readExactly(s, 2), "first echo on connection " + i);
+                }
+                Thread.sleep(500);
+                long perConnection = (server.rssKiB() - rssBefore) * 1024 / clients.size();
+                // Generous: catches a buffer held per idle connection (64 KiB would be 131 072 B).
+                check(perConnection < 16 * 1024, "server RSS grew by " + perConnection + " bytes per idle connection");
+                for (int i = 0; i < clients.size(); i++) {
+                    clients.get(i).getOutputStream().write(bytes("again\n"));
+                }
+                for (int i = 0; i < clients.size(); i++) {
+                    assertBytes(bytes("again\n"), readExactly(clients.get(i), 6), "second echo on connection " + i);
+                }
+            } finally {
+                closeAll(clients);
+            }
+        }
+    }
+
+    static void idleCpu() throws Exception {
+        try (Socket a = connect(server().port); Socket b = connect(server().port)) {
+            a.getOutputStream().write(bytes("unfinished"));
+            roundTrip(server().port, bytes("x\n"));
+            Thread.sleep(200);
+            long cpu = server().cpuMillis();
+            Thread.sleep(1500);
+            long used = server().cpuMillis() - cpu;
+            check(used < 100, "idle server used " + used + " ms of CPU in 1.5 s");
+        }
+    }
+
+    // ================================================= disconnects and exhaustion
+
+    static void resetMidLine() throws Exception {
+        Server server = server();
+        int port;
+        try (Socket s = connect(server.port)) {
+            port = s.getLocalPort();
+            s.getOutputStream().write(bytes("half a li"));
+            Thread.sleep(100);
+            s.setSoLinger(true, 0); // close sends RST
+        }
+        server.awaitLog("connection from 127.0.0.1:" + port + " closed", 5000);
+        assertBytes(bytes("still here\n"), roundTrip(server.port, bytes("still here\n")), "next client's echo");
+    }
+
+    static void vanishWithUnsent() throws Exception {
+        try (Server server = Server.start()) {
+            roundTrip(server.port, bytes("warm up\n")); // the JDK opens a few descriptors on first use
+            int before = server.openDescriptors();
+            int port;
+            try (Socket s = connect(server.port)) {
+                port = s.getLocalPort();
+                byte[] data = lines(new Random(9), 4 << 20, 10, 100);
+                Thread writer = daemon(() -> s.getOutputStream().write(data));
+                writer.join(1000); // stuck or done: the server holds unsent echoes for us
+                s.setSoLinger(true, 0);
+            }
+            server.awaitLog("connection from 127.0.0.1:" + port + " closed", 5000);
+            check(server.log().contains("(0 open)"), "open count did not return to 0:\n" + server.tail(3));
+            awaitDescriptors(server, before);
+            assertBytes(bytes("ok\n"), roundTrip(server.port, bytes("ok\n")), "echo after");
+        }
+    }
+
+    static void connectCloseCycles() throws Exception {
+        try (Server server = Server.start("--quiet")) {
+            roundTrip(server.port, bytes("warm up\n"));
+            int before = server.openDescriptors();
+            for (int i = 0; i < 3000; i++) {
+                try (Socket s = connect(server.port)) {
+                    if (i % 3 == 0) {
+                        s.getOutputStream().write(bytes("x\n"));
+                        assertBytes(bytes("x\n"), readExactly(s, 2), "echo " + i);
+                    } else if (i % 3 == 1) {
+                        s.setSoLinger(true, 0);
+                    }
+                }
+            }
+            awaitDescriptors(server, before);
+        }
+    }
+
+    static void descriptorLimit() throws Exception {
+        try (Server server = Server.startWithLimit(64)) {
+            Socket early = connect(server.port);
+            resources.add(early);
+            assertBytes(bytes("early\n"), roundTrip(early, bytes("early\n")), "early client's echo");
+            List<Socket> flood = new ArrayList<>();
+            try {
+                for (int i = 0; i < 100; i++) { // the kernel completes these; accept runs out of descriptors
+                    flood.add(connect(server.port));
+                }
+                server.awaitLog("accept failed", 5000);
+                long cpu = server.cpuMillis();
+                Thread.sleep(2000);
+                long used = server.cpuMillis() - cpu;
+                check(used < 500, "server used " + used + " ms of CPU in 2 s while out of descriptors");
+                int complaints = count(server.log(), "accept failed");
+                check(complaints <= 6, complaints + " 'accept failed' lines: the log is being flooded");
+                assertBytes(bytes("still served\n"), roundTrip(early, bytes("still served\n")), "early client during exhaustion");
+            } finally {
+                closeAll(flood);
+            }
+            // Descriptors free again: the server accepts again by itself.
+            try (Socket late = connect(server.port)) {
+                late.setSoTimeout(10_000);
+                assertBytes(bytes("late\n"), roundTrip(late, bytes("late\n")), "a new client after recovery");
+            }
+        }
+    }
+
+    // ================================================================== shutdown
+
+    static void shutdown(String signal, int expectedStatus) throws Exception {
+        if (signalIgnored(signal.equals("INT") ? 2 : 15)) {
+            throw new Skip("SIG" + signal + " is ignored in this process (started in the background?), so the server would inherit that");
+        }
+        Server server = Server.start();
+        int port = server.port;
+        try (Socket idle = connect(port); Socket midLine = connect(port)) {
+            midLine.getOutputStream().write(bytes("unfinished"));
+            roundTrip(idle, bytes("ready\n"));
+            server.awaitLog("(2 open)", 5000);
+            long start = System.nanoTime();
+            run(List.of("kill", "-" + signal, String.valueOf(server.pid())), 5000);
+            boolean exited = server.process.waitFor(2, TimeUnit.SECONDS);
+            double took = (System.nanoTime() - start) / 1e9;
+            check(exited, "still running 2 s after SIG" + signal);
+            check(server.process.exitValue() == expectedStatus, "exit status " + server.process.exitValue() + ", expected " + expectedStatus);
+            server.drain();
+            check(server.log().contains("stopped: closed 2 connections and the listening socket"),
+                    "no shutdown log line:\n" + server.tail(3));
+            check(!server.log().contains("Exception"), "stack trace on shutdown:\n" + server.log());
+            idle.setSoTimeout(2000);
+            check(readToEndOrReset(idle), "an open connection was not closed");
+            System.out.printf("     (exited %.2f s after SIG%s)%n", took, signal);
+        } finally {
+            server.close();
+        }
+        try (Server again = Server.start("--port", String.valueOf(port))) {
+            check(again.port == port, "restarted on " + again.port);
+            assertBytes(bytes("again\n"), roundTrip(port, bytes("again\n")), "echo after restart");
+        }
+    }
+
+    // ===================================================== command line, logging
+
+    static void listeningLine() throws Exception {
+        Server server = server();
+        check(server.stdout().matches("(?s)echo server listening on \\*:" + server.port + " \\(all interfaces\\)\n"),
+                "stdout was: " + server.stdout());
+        check(server.port != 0 && server.port != 8000, "port " + server.port);
+        try (Server local = Server.start("--host", LOOPBACK)) {
+            check(local.stdout().startsWith("echo server listening on 127.0.0.1:" + local.port + "\n"), "stdout was: " + local.stdout());
+            assertBytes(bytes("local\n"), roundTrip(local.port, bytes("local\n")), "echo");
+        }
+    }
+
+    static void ipv6() throws Exception {
+        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("::1"))) {
+            // IPv6 loopback is there
+        } catch (IOException e) {
+            throw new Skip("no IPv6 loopback on this machine");
+        }
+        try (Server server = Server.start("--host", "::1")) {
+            check(server.stdout().contains("listening on [0:0:0:0:0:0:0:1]:" + server.port), "stdout was: " + server.stdout());
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("::1", server.port), 5000);
+                s.setSoTimeout(10_000);
+                assertBytes(bytes("six\n"), roundTrip(s, bytes("six\n")), "echo over ::1");
+            }
+        }
+    }
+
+    static void badCommandLines() throws Exception {
+        Map<List<String>, String> cases = new LinkedHashMap<>();
+        cases.put(List.of("--port", "abc"), "invalid value 'abc' for --port: expected a whole number from 0 to 65535");
+        cases.put(List.of("--port", "70000"), "invalid value '70000' for --port: expected a whole number from 0 to 65535");
+        cases.put(List.of("--port", "-1"), "invalid value '-1' for --port: expected a whole number from 0 to 65535");
+        cases.put(List.of("--port"), "--port needs a value");
+        cases.put(List.of("--max-line", "0"), "invalid value '0' for --max-line: expected a whole number from 1 to 67108864");
+        cases.put(List.of("--bogus"), "unknown option '--bogus'");
+        cases.put(List.of("stray"), "unexpected argument 'stray'");
+        cases.put(List.of("--quiet=yes"), "--quiet takes no value");
+        for (Map.Entry<List<String>, String> c : cases.entrySet()) {
+            List<String> command = new ArrayList<>(List.of(java, "-cp", classes.toString(), "EchoServer"));
+            command.addAll(c.getKey());
+            Result r = run(command, 20_000);
+            check(r.status == 2, c.getKey() + ": exit status " + r.status + ", expected 2");
+            String[] lines = r.stderr.split("\n");
+            check(lines[0].equals("echo-server: " + c.getValue()), c.getKey() + ": first line was '" + lines[0] + "'");
+            check(lines.length > 1 && lines[1].startsWith("usage: "), c.getKey() + ": no usage after the reason");
+            check(!r.stderr.contains("Exception") && !r.stderr.contains("\tat "), c.getKey() + ": stack trace:\n" + r.stderr);
+            check(r.stdout.isEmpty(), c.getKey() + ": printed to stdout: " + r.stdout);
+        }
+    }
+
+    static void help() throws Exception {
+        Result r = run(List.of(java, "-cp", classes.toString(), "EchoServer", "--help"), 20_000);
+        check(r.status == 0, "exit status " + r.status);
+        check(r.stdout.startsWith("usage: java EchoServer.java"), "stdout was: " + r.stdout);
+        check(r.stdout.contains("--max-line") && r.stderr.isEmpty(), "help incomplete or on stderr");
+    }
+
+    static void portInUse() throws Exception {
+        int port = server().port;
+        Result r = run(List.of(java, "-cp", classes.toString(), "EchoServer", "--port", String.valueOf(port)), 20_000);
+        check(r.status == 1, "exit status " + r.status + ", expected 1");
+        check(r.stderr.equals("echo-server: port " + port + " is already in use\n"), "stderr was: " + r.stderr);
+    }
+
+    static final Pattern TIMESTAMP = Pattern.compile("^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} ");
+
+    static void logging() throws Exception {
+        try (Server server = Server.start()) {
+            int port;
+            try (Socket s = connect(server.port)) {
+                port = s.getLocalPort();
+                roundTrip(s, bytes("secret line\n"));
+            }
+            server.awaitLog("connection from 127.0.0.1:" + port + " closed (0 open)", 5000);
+            String log = server.log();
+            check(log.contains("connection from 127.0.0.1:" + port + " opened (1 open)"), "no open line:\n" + log);
+            for (String line : log.split("\n")) {
+                check(TIMESTAMP.matcher(line).find(), "log line without a timestamp: " + line);
+            }
+            check(!log.contains("secret line"), "a line was logged by default");
+        }
+    }
+
+    static void verboseAndQuiet() throws Exception {
+        try (Server verbose = Server.start("--verbose")) {
+            roundTrip(verbose.port, bytes("tell me\n"));
+            verbose.awaitLog("sent a line: tell me\\n (8 bytes)", 5000);
+        }
+        try (Server quiet = Server.start("--quiet")) {
+            roundTrip(quiet.port, bytes("hush\n"));
+            Thread.sleep(300);
+            check(quiet.log().isEmpty(), "--quiet logged:\n" + quiet.log());
+        }
+    }
+
+    // ================================================================ the client
+
+    static List<String> client(String... args) {
+        List<String> command = new ArrayList<>(List.of(java, "-cp", classes.toString(), "EchoClient"));
+        command.addAll(List.of(args));
+        return command;
+    }
+
+    static void clientMessage() throws Exception {
+        String port = String.valueOf(server().port);
+        Result r = run(client("--port", port, "hello"), 20_000);
+        check(r.status == 0, "exit status " + r.status + ": " + r.stderr);
+        check(r.stdout.equals("hello\n"), "stdout was: '" + r.stdout + "'");
+        Result words = run(client("--host", LOOPBACK, "--port", port, "two", "words"), 20_000);
+        check(words.stdout.equals("two words\n") && words.status == 0, "stdout was: '" + words.stdout + "'");
+    }
+
+    static void clientUtf8() throws Exception {
+        String text = "hello wörld ✓ 日本語";
+        Result r = run(client("--port", String.valueOf(server().port), text), 20_000);
+        check(r.status == 0, "exit status " + r.status + ": " + r.stderr);
+        assertBytes(bytes(text + "\n"), r.stdoutBytes, "client output");
+    }
+
+    static void clientInteractive() throws Exception {
+        byte[] typed = bytes("one\ntwo ✓\nno newline at the end");
+        Result r = run(client("--port", String.valueOf(server().port)), typed, 20_000);
+        check(r.status == 0, "exit status " + r.status + ": " + r.stderr);
+        assertBytes(typed, r.stdoutBytes, "client output");
+    }
+
+    static void clientNoServer() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort(); // free now, and nothing listens on it once closed
+        }
+        Result r = run(client("--port", String.valueOf(port), "hello"), 20_000);
+        check(r.status == 1, "exit status " + r.status);
+        check(r.stderr.equals("cannot connect to localhost:" + port + ": connection refused\n"), "stderr was: " + r.stderr);
+        check(r.stdout.isEmpty(), "stdout was: " + r.stdout);
+    }
+
+    static void clientBadArgs() throws Exception {
+        Result r = run(client("--port", "abc", "hello"), 20_000);
+        check(r.status == 2, "exit status " + r.status);
+        check(r.stderr.startsWith("echo-client: invalid port 'abc'"), "stderr was: " + r.stderr);
+        check(!r.stderr.contains("Exception"), "stack trace: " + r.stderr);
+    }
+
+    // ================================================================ the lesson
+
+    static void sourceLauncher() throws Exception {
+        try (Server server = Server.startFromSource()) {
+            Result r = run(List.of(java, root.resolve("EchoClient.java").toString(), "--port", String.valueOf(server.port), "from source"), 60_000);
+            check(r.status == 0, "client exit status " + r.status + ": " + r.stderr);
+            check(r.stdout.equals("from source\n"), "stdout was: " + r.stdout);
+        }
+    }
+
+    /** The four role annotations, their values, the class comments, --roles and PATTERNS.md agree. */
+    static void roles() throws Exception {
+        String source = Files.readString(root.resolve("EchoServer.java"));
+        String patterns = Files.readString(root.resolve("PATTERNS.md"));
+        Map<String, String> expected = Map.of(
+                "Reactor", "SelectorReactor", "Acceptor", "EchoAcceptor",
+                "ServiceHandler", "LineHandler", "WrapperFacade", "SocketStream");
+        StringBuilder rolesOutput = new StringBuilder();
+        try (URLClassLoader loader = new URLClassLoader(new URL[] {classes.toUri().toURL()}, null)) {
+            Class<?> server = loader.loadClass("EchoServer");
+            Map<String, String> found = new LinkedHashMap<>();
+            for (Class<?> type : server.getDeclaredClasses()) {
+                for (Annotation a : type.getAnnotations()) {
+                    String role = a.annotationType().getSimpleName();
+                    if (!expected.containsKey(role)) {
+                        continue;
+                    }
+                    check(a.annotationType().getAnnotation(java.lang.annotation.Retention.class) != null, role + " not kept at run time");
+                    Method value = a.annotationType().getDeclaredMethod("value");
+                    value.setAccessible(true); // the annotation types are package-private, as nested types
+                    String sentence = (String) value.invoke(a);
+                    found.put(role, type.getSimpleName());
+                    rolesOutput.append(type.getSimpleName()).append(": @").append(role).append(": ").append(sentence).append('\n');
+                    check(sentence.startsWith("Plays the "), type.getSimpleName() + "'s role sentence should say which role it plays");
+                    check(oneLine(commentAbove(source, "@" + role + "(")).contains(sentence),
+                            "the comment above " + type.getSimpleName() + " does not say: " + sentence);
+                    check(oneLine(patterns).contains(sentence), "PATTERNS.md does not say, for " + type.getSimpleName() + ": " + sentence);
+                }
+            }
+            check(found.equals(expected), "role annotations found: " + found + ", expected " + expected);
+        }
+        Result r = run(List.of(java, "-cp", classes.toString(), "EchoServer", "--roles"), 20_000);
+        check(r.status == 0, "--roles exit status " + r.status);
+        List<String> printed = new ArrayList<>(List.of(r.stdout.split("\n")));
+        List<String> wanted = new ArrayList<>(List.of(rolesOutput.toString().split("\n")));
+        Collections.sort(printed);
+        Collections.sort(wanted);
+        check(printed.equals(wanted), "--roles printed:\n" + r.stdout + "expected:\n" + rolesOutput);
+    }
+
+    /** The // comment lines just above the line that starts with the given text. */
+    static String commentAbove(String source, String start) {
+        String[] lines = source.split("\n");
+        for (int i = 0; i < lines.length; i++) {
+            if (lines[i].trim().startsWith(start)) {
+                StringBuilder comment = new StringBuilder();
+                for (int j = i - 1; j >= 0 && lines[j].trim().startsWith("//"); j--) {
+                    comment.insert(0, lines[j].trim().substring(2) + " ");
+                }
+                return comment.toString();
+            }
+        }
+        return "";
+    }
+
+    static String oneLine(String text) {
+        return text.replaceAll("\\s+", " ");
+    }
+
+    // ================================================================= helpers
+
+    /** The shared default server, started on first use. */
+    static Server server() throws Exception {
+        if (shared == null || !shared.process.isAlive()) {
+            shared = Server.start();
+        }
+        return shared;
+    }
+
+    static final class Server implements AutoCloseable {
+        final Process process;
+        final int port;
+        private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+        private final Thread outReader;
+        private final Thread errReader;
+
+        private Server(List<String> command) throws Exception {
+            ProcessBuilder builder = new ProcessBuilder(command).directory(root.toFile());
+            builder.environment().put("LC_ALL", "C.UTF-8");
+            process = builder.start();
+            resources.add(this);
+            outReader = pump(process.getInputStream(), out);
+            errReader = pump(process.getErrorStream(), err);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            Matcher m;
+            while (!(m = Pattern.compile("listening on \\S*:(\\d+)").matcher(stdout())).find()) {
+                if (!process.isAlive() || System.nanoTime() > deadline) {
+                    process.destroyForcibly();
+                    throw new AssertionError("server did not start: " + command + "\n" + stdout() + log());
+                }
+                Thread.sleep(10);
+            }
+            port = Integer.parseInt(m.group(1));
+        }
+
+        static Server start(String... args) throws Exception {
+            List<String> command = new ArrayList<>(List.of(java, "-cp", classes.toString(), "EchoServer", "--port", "0"));
+            command.addAll(List.of(args)); // a later --port wins
+            return new Server(command);
+        }
+
+        static Server startFromSource() throws Exception {
+            return new Server(List.of(java, root.resolve("EchoServer.java").toString(), "--port", "0"));
+        }
+
+        static Server startWithLimit(int descriptors) throws Exception {
+            return new Server(List.of("bash", "-c", "ulimit -n " + descriptors + " && exec \"$@\"", "bash",
+                    java, "-cp", classes.toString(), "EchoServer", "--port", "0"));
+        }
+
+        long pid() {
+            return process.pid();
+        }
+
+        synchronized String stdout() {
+            return out.toString(StandardCharsets.UTF_8);
+        }
+
+        String log() {
+            synchronized (err) {
+                return err.toString(StandardCharsets.UTF_8);
+            }
+        }
+
+        String tail(int n) {
+            List<String> lines = List.of(log().split("\n"));
+            return "     | " + String.join("\n     | ", lines.subList(Math.max(0, lines.size() - n), lines.size()));
+        }
+
+        void awaitLog(String text, long millis) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+            while (!log().contains(text)) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("the server did not log '" + text + "' within " + millis + " ms:\n" + tail(5));
+                }
+                Thread.sleep(10);
+            }
+        }
+
+        /** Waits for the output pumps after the process has ended. */
+        void drain() throws InterruptedException {
+            outReader.join(2000);
+            errReader.join(2000);
+        }
+
+        long cpuMillis() throws IOException {
+            String stat = Files.readString(Path.of("/proc/" + pid() + "/stat"));
+            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) * 10; // utime + stime, 100 ticks/s
+        }
+
+        long rssKiB() throws IOException {
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid() + "/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("\\D", ""));
+                }
+            }
+            throw new AssertionError("no VmRSS for " + pid());
+        }
+
+        int openDescriptors() throws IOException {
+            try (var files = Files.list(Path.of("/proc/" + pid() + "/fd"))) {
+                return (int) files.count();
+            }
+        }
+
+        @Override
+        public void close() {
+            process.destroyForcibly();
+            try {
+                process.waitFor(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    static Thread pump(InputStream from, ByteArrayOutputStream to) {
+        Thread t = new Thread(() -> {
+            byte[] buffer = new byte[8192];
+            int n;
+            try {
+                while ((n = from.read(buffer)) > 0) {
+                    synchronized (to) {
+                        to.write(buffer, 0, n);
+                    }
+                }
+            } catch (IOException e) {
+                // the process ended
+            }
+        });
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    record Result(int status, String stdout, byte[] stdoutBytes, String stderr) { }
+
+    static Result run(List<String> command, long millis) throws Exception {
+        return run(command, new byte[0], millis);
+    }
+
+    /** Runs a program to its end (bounded), with the given standard input. */
+    static Result run(List<String> command, byte[] input, long millis) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(command).directory(root.toFile());
+        builder.environment().put("LC_ALL", "C.UTF-8");
+        Process p = builder.start();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        Thread o = pump(p.getInputStream(), out);
+        Thread e = pump(p.getErrorStream(), err);
+        try (OutputStream in = p.getOutputStream()) {
+            in.write(input);
+        }
+        if (!p.waitFor(millis, TimeUnit.MILLISECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("did not finish within " + millis + " ms: " + command);
+        }
+        o.join(2000);
+        e.join(2000);
+        byte[] stdout;
+        synchronized (out) {
+            stdout = out.toByteArray();
+        }
+        synchronized (err) {
+            return new Result(p.exitValue(), new String(stdout, StandardCharsets.UTF_8), stdout, err.toString(StandardCharsets.UTF_8));
+        }
+    }
+
+    static Socket connect(int port) throws IOException {
+        Socket s = new Socket();
+        resources.add(s);
+        s.connect(new InetSocketAddress(LOOPBACK, port), 5000);
+        s.setSoTimeout(10_000);
+        s.setTcpNoDelay(true);
+        return s;
+    }
+
+    /** Connect, send everything (from another thread, so echoes can flow back), half-close, read to the end. */
+    static byte[] roundTrip(int port, byte[] message) throws Exception {
+        try (Socket s = connect(port)) {
+            Thread writer = daemon(() -> {
+                s.getOutputStream().write(message);
+                s.shutdownOutput();
+            });
+            byte[] reply = readToEnd(s);
+            writer.join(5000);
+            return reply;
+        }
+    }
+
+    /** On an open connection: send a message and read exactly its length back. */
+    static byte[] roundTrip(Socket s, byte[] message) throws IOException {
+        s.getOutputStream().write(message);
+        return readExactly(s, message.length);
+    }
+
+    static byte[] readExactly(Socket s, int n) throws IOException {
+        byte[] data = new byte[n];
+        InputStream in = s.getInputStream();
+        int got = 0;
+        while (got < n) {
+            int r;
+            try {
+                r = in.read(data, got, n - got);
+            } catch (SocketTimeoutException e) {
+                throw new AssertionError("timed out after " + got + " of " + n + " bytes");
+            }
+            if (r < 0) {
+                throw new AssertionError("connection closed after " + got + " of " + n + " bytes");
+            }
+            got += r;
+        }
+        return data;
+    }
+
+    static byte[] readToEnd(Socket s) throws IOException {
+        try {
+            return s.getInputStream().readAllBytes();
+        } catch (SocketTimeoutException e) {
+            throw new AssertionError("the server did not close the connection in time");
+        }
+    }
+
+    /** True if the server closed the connection (end of stream or reset) rather than leaving it open. */
+    static boolean readToEndOrReset(Socket s) {
+        try {
+            s.getInputStream().readAllBytes();
+            return true;
+        } catch (SocketTimeoutException e) {
+            return false;
+        } catch (IOException e) {
+            return true;
+        }
+    }
+
+    /** Asserts that no byte arrives within the given time. */
+    static void expectNothing(Socket s, int millis) throws IOException {
+        int old = s.getSoTimeout();
+        s.setSoTimeout(millis);
+        try {
+            int b = s.getInputStream().read();
+            throw new AssertionError(b < 0 ? "connection closed early" : "got a byte too early: " + b);
+        } catch (SocketTimeoutException e) {
+            // right: nothing came
+        } finally {
+            s.setSoTimeout(old);
+        }
+    }
+
+    static void awaitDescriptors(Server server, int atMost) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        int now;
+        while ((now = server.openDescriptors()) > atMost) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("server holds " + now + " descriptors, " + atMost + " before: a leak");
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    interface IoBody {
+        void run() throws Exception;
+    }
+
+    static Thread daemon(IoBody body) {
+        Thread t = new Thread(() -> {
+            try {
+                body.run();
+            } catch (Exception e) {
+                // the reading side reports what went wrong
+            }
+        });
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    static void closeAll(List<Socket> sockets) {
+        for (Socket s : sockets) {
+            try {
+                s.close();
+            } catch (IOException e) {
+                // closing anyway
+            }
+        }
+    }
+
+    /** Runs one test on its own thread with a deadline; returns null, "SKIP why" or the failure. */
+    static String runBounded(Test test) throws InterruptedException {
+        String[] failure = {null};
+        Thread t = new Thread(() -> {
+            try {
+                test.body().run();
+            } catch (Skip e) {
+                failure[0] = "SKIP " + e.getMessage();
+            } catch (AssertionError e) {
+                failure[0] = e.getMessage();
+            } catch (Throwable e) {
+                failure[0] = e.toString();
+            }
+        }, test.name());
+        t.setDaemon(true);
+        t.start();
+        t.join(TEST_TIMEOUT_MILLIS);
+        List<AutoCloseable> open;
+        synchronized (resources) {
+            open = new ArrayList<>(resources);
+            resources.clear();
+        }
+        for (AutoCloseable r : open) {
+            if (r != shared) {
+                try {
+                    r.close();
+                } catch (Exception e) {
+                    // cleaning up
+                }
+            }
+        }
+        if (t.isAlive()) {
+            t.join(5000);
+            return "did not finish within " + TEST_TIMEOUT_MILLIS / 1000 + " s";
+        }
+        return failure[0];
+    }
+
+    static boolean signalIgnored(int signal) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("SigIgn:")) {
+                long mask = Long.parseUnsignedLong(line.substring(7).trim(), 16);
+                return (mask & (1L << (signal - 1))) != 0;
+            }
+        }
+        return false;
+    }
+
+    static void compile(Path... sources) {
+        JavaCompiler compiler = ToolProvider.getSystemJavaCompiler();
+        if (compiler == null) {
+            System.err.println("no Java compiler: the tests need a JDK, not a JRE");
+            System.exit(2);
+        }
+        List<String> args = new ArrayList<>(List.of("-d", classes.toString(), "-Xlint:all", "-Werror"));
+        for (Path source : sources) {
+            args.add(source.toString());
+        }
+        if (compiler.run(null, null, null, args.toArray(new String[0])) != 0) {
+            System.err.println("compiling " + Arrays.toString(sources) + " failed");
+            System.exit(1);
+        }
+    }
+
+    static void check(boolean condition, String message) {
+        if (!condition) {
+            throw new AssertionError(message);
+        }
+    }
+
+    static void assertBytes(byte[] expected, byte[] actual, String what) {
+        if (Arrays.equals(expected, actual)) {
+            return;
+        }
+        int i = Arrays.mismatch(expected, actual);
+        throw new AssertionError(what + ": expected " + expected.length + " bytes, got " + actual.length
+                + "; first difference at byte " + i + ": expected " + show(expected, i) + ", got " + show(actual, i));
+    }
+
+    static String show(byte[] b, int at) {
+        int from = Math.max(0, at - 8);
+        int to = Math.min(b.length, at + 8);
+        return "\"" + new String(b, from, to - from, StandardCharsets.UTF_8).replace("\n", "\\n") + "\"";
+    }
+
+    static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** Printable lines of random lengths in [min, max] (newline included), exactly total bytes long. */
+    static byte[] lines(Random random, int total, int min, int max) {
+        byte[] data = new byte[total];
+        int lineStart = 0;
+        int lineLength = min + random.nextInt(max - min + 1);
+        for (int i = 0; i < total; i++) {
+            if (i - lineStart == lineLength - 1 || i == total - 1) {
+                data[i] = '\n';
+                lineStart = i + 1;
+                lineLength = min + random.nextInt(max - min + 1);
+            } else {
+                data[i] = (byte) ('!' + random.nextInt(94));
+            }
+        }
+        return data;
+    }
+
+    static int indexOf(byte[] haystack, byte[] needle) {
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            if (Arrays.equals(haystack, i, i + needle.length, needle, 0, needle.length)) {
+                return i;
+            }
+        }
+        throw new AssertionError("not found");
+    }
+
+    static boolean allEqual(byte[] data, byte value) {
+        for (byte b : data) {
+            if (b != value) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    static int count(String text, String needle) {
+        int n = 0;
+        for (int i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + 1)) {
+            n++;
+        }
+        return n;
+    }
+}
