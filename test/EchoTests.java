@@ -26,7 +26,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -159,6 +161,7 @@ public final class EchoTests {
         // the lesson
         t.add(new Test("both programs run with the source launcher", EchoTests::sourceLauncher));
         t.add(new Test("role annotations, class comments, --roles and PATTERNS.md agree", EchoTests::roles));
+        t.add(new Test("every line range in PATTERNS.md holds what it names", EchoTests::lineRanges));
         return t;
     }
 
@@ -735,6 +738,91 @@ public final class EchoTests {
         Collections.sort(printed);
         Collections.sort(wanted);
         check(printed.equals(wanted), "--roles printed:\n" + r.stdout + "expected:\n" + rolesOutput);
+    }
+
+    static final Pattern LINK = Pattern.compile("\\[`([^`]+)`\\]\\(EchoServer\\.java#L(\\d+)(?:-L(\\d+))?\\)");
+
+    /**
+     * Each link [`Name`](EchoServer.java#La-Lb) in PATTERNS.md must start at Name's declaration
+     * (or the annotation just above it) and end at its closing brace. Name is a nested type, a
+     * method of one (`Type.method()`), or a top-level member. The message says where it really is.
+     */
+    static void lineRanges() throws Exception {
+        List<String> source = Files.readAllLines(root.resolve("EchoServer.java"));
+        String patterns = Files.readString(root.resolve("PATTERNS.md"));
+        Matcher m = LINK.matcher(patterns);
+        int links = 0;
+        Set<String> wrong = new LinkedHashSet<>();
+        while (m.find()) {
+            links++;
+            String name = m.group(1);
+            int from = Integer.parseInt(m.group(2));
+            int to = m.group(3) == null ? from : Integer.parseInt(m.group(3));
+            int[] actual = locate(source, name);
+            if (actual == null) {
+                wrong.add("`" + name + "` is not declared in EchoServer.java");
+            } else if (from != actual[0] || to != actual[1]) {
+                wrong.add("`" + name + "` is at #L" + actual[0] + "-L" + actual[1] + ", PATTERNS.md says #L" + from + (m.group(3) == null ? "" : "-L" + to));
+            }
+        }
+        check(links >= 20, "only " + links + " line links in PATTERNS.md");
+        check(wrong.isEmpty(), String.join("; ", wrong));
+        for (String type : List.of("SelectorReactor", "EchoAcceptor", "LineHandler", "SocketStream", "EventHandler")) {
+            check(patterns.contains("[`" + type + "`](EchoServer.java#L"), "PATTERNS.md has no line link for " + type);
+        }
+    }
+
+    /** The lines [first, last] of a declaration: its annotation (if directly above) to its closing brace. */
+    static int[] locate(List<String> source, String name) {
+        String type = null;
+        String member = name;
+        if (name.contains(".")) {
+            type = name.substring(0, name.indexOf('.'));
+            member = name.substring(name.indexOf('.') + 1);
+        }
+        int searchFrom = 0;
+        int searchTo = source.size();
+        if (type != null) {
+            int[] range = locate(source, type);
+            if (range == null) {
+                return null;
+            }
+            searchFrom = range[0] - 1;
+            searchTo = range[1];
+        }
+        Pattern declaration = member.endsWith("()")
+                ? Pattern.compile("^\\s+(?:[\\w<>\\[\\],]+\\s+)*" + Pattern.quote(member.substring(0, member.length() - 2)) + "\\(.*\\{\\s*$")
+                : Pattern.compile("^\\s+(?:\\w+\\s+)*(?:class|interface|record|@interface)\\s+" + Pattern.quote(member) + "\\b.*\\{\\s*$");
+        for (int i = searchFrom; i < searchTo; i++) {
+            if (declaration.matcher(source.get(i)).find()) {
+                int first = i + 1; // 1-based
+                if (!member.endsWith("()") && i > 0 && source.get(i - 1).trim().startsWith("@")) {
+                    first = i; // a class's role annotation belongs to it
+                }
+                return new int[] {first, closingBrace(source, i) + 1};
+            }
+        }
+        return null;
+    }
+
+    /** Index of the line whose '}' closes the block opened on line `open` (strings and comments skipped). */
+    static int closingBrace(List<String> source, int open) {
+        int depth = 0;
+        for (int i = open; i < source.size(); i++) {
+            String line = source.get(i).replaceAll("\"(\\\\.|[^\"\\\\])*\"", "\"\"").replaceAll("'(\\\\.|[^'\\\\])'", "''");
+            int comment = line.indexOf("//");
+            if (comment >= 0) {
+                line = line.substring(0, comment);
+            }
+            for (char c : line.toCharArray()) {
+                if (c == '{') {
+                    depth++;
+                } else if (c == '}' && --depth == 0) {
+                    return i;
+                }
+            }
+        }
+        return source.size() - 1;
     }
 
     /** The // comment lines just above the line that starts with the given text. */
