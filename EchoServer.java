@@ -10,6 +10,7 @@
 // Plain JDK, no package, one file. Run on OpenJDK 17.0.15 and Temurin 25.
 
 import java.io.IOException;
+import java.lang.annotation.Annotation;
 import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;
 import java.lang.annotation.RetentionPolicy;
@@ -32,6 +33,7 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayDeque;
 import java.util.Comparator;
+import java.util.List;
 import java.util.PriorityQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -134,12 +136,14 @@ public final class EchoServer {
         System.exit(1);
     }
 
-    /** --roles: read the role annotations back at run time, as a student would look them up. */
+    /** --roles: the role annotations read back at run time, in data-flow order. */
     static void printRoles() {
-        for (Class<?> type : EchoServer.class.getDeclaredClasses()) {
-            String role = Roles.of(type);
-            if (role != null) {
-                System.out.println(type.getSimpleName() + ": " + role);
+        for (Class<? extends Annotation> role : List.of(Reactor.class, Acceptor.class, ServiceHandler.class, WrapperFacade.class)) {
+            for (Class<?> type : EchoServer.class.getDeclaredClasses()) {
+                Annotation annotation = type.getAnnotation(role);
+                if (annotation != null) {
+                    System.out.println(type.getSimpleName() + ": @" + role.getSimpleName() + ": " + roleSentence(annotation));
+                }
             }
         }
     }
@@ -665,23 +669,17 @@ public final class EchoServer {
         String value();
     }
 
-    /** Reads a class's role sentence from whichever role annotation it carries. */
-    static final class Roles {
-        static String of(Class<?> type) {
-            if (type.isAnnotationPresent(Reactor.class)) {
-                return "@Reactor: " + type.getAnnotation(Reactor.class).value();
-            }
-            if (type.isAnnotationPresent(Acceptor.class)) {
-                return "@Acceptor: " + type.getAnnotation(Acceptor.class).value();
-            }
-            if (type.isAnnotationPresent(ServiceHandler.class)) {
-                return "@ServiceHandler: " + type.getAnnotation(ServiceHandler.class).value();
-            }
-            if (type.isAnnotationPresent(WrapperFacade.class)) {
-                return "@WrapperFacade: " + type.getAnnotation(WrapperFacade.class).value();
-            }
-            return null;
+    static String roleSentence(Annotation role) {
+        if (role instanceof Reactor r) {
+            return r.value();
         }
+        if (role instanceof Acceptor a) {
+            return a.value();
+        }
+        if (role instanceof ServiceHandler h) {
+            return h.value();
+        }
+        return ((WrapperFacade) role).value();
     }
 
     /** Command-line options; parse errors are IllegalArgumentExceptions with a one-line reason. */
