@@ -461,18 +461,19 @@ public final class EchoServer {
             return -1;
         }
 
-        /** Keeps the bytes of an unfinished line; each time max-line of them gather, echoes them. */
+        /** Keeps the bytes of an unfinished line, but never max-line of them: whole pieces are echoed. */
         private void hold(ByteBuffer in) throws IOException {
-            while (in.hasRemaining()) {
-                int room = maxLine - (held == null ? 0 : held.position());
-                if (in.remaining() < room) {
-                    append(in);
-                    return;
-                }
+            int heldBytes = held == null ? 0 : held.position();
+            int total = heldBytes + in.remaining();
+            int pieces = total - total % maxLine; // bytes in whole pieces of max-line
+            if (pieces > 0) {
                 int limit = in.limit();
-                in.limit(in.position() + room);
-                send(takeHeld(), in); // a piece of max-line bytes: memory stays bounded
+                in.limit(in.position() + pieces - heldBytes);
+                send(takeHeld(), in); // memory per connection stays bounded
                 in.limit(limit);
+            }
+            if (in.hasRemaining()) {
+                append(in);
             }
         }
 
