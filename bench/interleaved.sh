@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# interleaved.sh: our server beside the C epoll and Netty epoll peers of ../shared/bench,
+# measured in alternating short runs against warm servers, so that drift on a noisy
+# machine hits all three alike. Needs ../shared/bench/setup.sh to have been run.
+#
+#   bench/interleaved.sh [ROUNDS]          (default 7 rounds of 2 s per server and scenario)
+#
+# Servers on CPU 0, the C load generator on CPU 1, loopback only, every run bounded.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+SHARED=../shared/bench
+LG=$SHARED/loadgen/loadgen
+ROUNDS=${1:-7}
+for f in "$LG" "$SHARED/peers/c/echo_epoll" "$SHARED/peers/netty/target/netty-echo-epoll/netty-echo-epoll.jar"; do
+  [[ -e $f ]] || { echo "interleaved.sh: $f is missing: run $SHARED/setup.sh" >&2; exit 1; }
+done
+ulimit -n "$(ulimit -Hn)"
+classes=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$classes"' EXIT
+javac -d "$classes" EchoServer.java
+
+ports=(19601 19602 19603)
+taskset -c 0 "$SHARED/peers/c/echo_epoll" 19601 >/dev/null 2>&1 &
+taskset -c 0 java -cp "$classes" EchoServer --port 19602 --quiet >/dev/null 2>&1 &
+taskset -c 0 java -jar "$SHARED/peers/netty/target/netty-echo-epoll/netty-echo-epoll.jar" 19603 epoll >/dev/null 2>&1 &
+for port in "${ports[@]}"; do
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+done
+
+run() { # port scenario-args... -> the figure (req/s or MB/s)
+  local port=$1; shift
+  timeout 30 taskset -c 1 "$LG" -q -p "$port" "$@" | grep -oE '(rps|mb_s)=[0-9.]+' | tail -1 | cut -d= -f2
+}
+median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+echo "| scenario | c-epoll | ours | netty-epoll | ours / c-epoll | ours / netty-epoll |"
+echo "|---|--:|--:|--:|--:|--:|"
+for scenario in "pp1:-m pingpong -c 1 -s 64" "pp100:-m pingpong -c 100 -s 64" \
+                "stream32:-m stream -c 10 -P 32 -s 64" "stream1024:-m stream -c 10 -P 1024 -s 64"; do
+  name=${scenario%%:*}; read -r -a args <<< "${scenario#*:}"
+  for port in "${ports[@]}"; do run "$port" "${args[@]}" -w 2 -d 1 > /dev/null; done # warm-up (JIT)
+  declare -A all=()
+  for _ in $(seq "$ROUNDS"); do
+    for i in 0 1 2; do all[$i]+="$(run "${ports[$i]}" "${args[@]}" -w 0.3 -d 2) "; done
+  done
+  m=(); for i in 0 1 2; do m[i]=$(tr ' ' '\n' <<< "${all[$i]}" | grep . | median); done
+  echo "| $name | ${m[0]} | ${m[1]} | ${m[2]} | $(awk -v a="${m[1]}" -v b="${m[0]}" 'BEGIN {printf "%.2f", a / b}') | $(awk -v a="${m[1]}" -v b="${m[2]}" 'BEGIN {printf "%.2f", a / b}') |"
+  echo "runs $name: c-epoll ${all[0]}| ours ${all[1]}| netty-epoll ${all[2]}" >&2
+  unset all
+done
