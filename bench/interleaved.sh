@@ -27,13 +27,14 @@ for port in "${ports[@]}"; do
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 done
 
-run() { # port scenario-args... -> the figure (req/s or MB/s)
-  local port=$1; shift
-  timeout 30 taskset -c 1 "$LG" -q -p "$port" "$@" | grep -oE '(rps|mb_s)=[0-9.]+' | tail -1 | cut -d= -f2
+run() { # port scenario-args... -> req/s for pingpong, MB/s for stream
+  local port=$1 figure=rps; shift
+  [[ $* == *stream* ]] && figure=mb_s
+  timeout 30 taskset -c 1 "$LG" -q -p "$port" "$@" | grep -oE " $figure=[0-9.]+" | cut -d= -f2
 }
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
-echo "| scenario | c-epoll | ours | netty-epoll | ours / c-epoll | ours / netty-epoll |"
+echo "| scenario (req/s or MB/s) | c-epoll | ours | netty-epoll | ours / c-epoll | ours / netty-epoll |"
 echo "|---|--:|--:|--:|--:|--:|"
 for scenario in "pp1:-m pingpong -c 1 -s 64" "pp100:-m pingpong -c 100 -s 64" \
                 "stream32:-m stream -c 10 -P 32 -s 64" "stream1024:-m stream -c 10 -P 1024 -s 64"; do
