@@ -175,8 +175,8 @@ public final class EchoBench {
      */
     static boolean hold(ServerProcess server, long fdLimit) throws Exception {
         int n = holdN;
-        if (2 * n + 100 > fdLimit) {
-            n = (int) Math.max(0, (fdLimit - 100) / 2);
+        if (n + 100 > fdLimit) { // one round is open at a time
+            n = (int) Math.max(0, fdLimit - 100);
             notes.add("hold: descriptor limit " + fdLimit + " allows " + n + " connections, not " + holdN);
         }
         System.err.printf("echo-bench: hold: %d connections, twice%n", n);

@@ -34,18 +34,24 @@ run() { # port scenario-args... -> req/s for pingpong, MB/s for stream
 }
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
-echo "| scenario (req/s or MB/s) | c-epoll | ours | netty-epoll | ours / c-epoll | ours / netty-epoll |"
+echo "| scenario (median req/s or MB/s) | c-epoll | ours | netty-epoll | ours / c-epoll (median of rounds) | ours / netty-epoll (median of rounds) |"
 echo "|---|--:|--:|--:|--:|--:|"
 for scenario in "pp1:-m pingpong -c 1 -s 64" "pp100:-m pingpong -c 100 -s 64" \
                 "stream32:-m stream -c 10 -P 32 -s 64" "stream1024:-m stream -c 10 -P 1024 -s 64"; do
   name=${scenario%%:*}; read -r -a args <<< "${scenario#*:}"
   for port in "${ports[@]}"; do run "$port" "${args[@]}" -w 2 -d 1 > /dev/null; done # warm-up (JIT)
+  # Ratios are taken within each round (runs seconds apart), then the median over rounds:
+  # drift on a shared machine moves neighbouring runs together.
   declare -A all=()
+  vs_c="" vs_netty=""
   for _ in $(seq "$ROUNDS"); do
-    for i in 0 1 2; do all[$i]+="$(run "${ports[$i]}" "${args[@]}" -w 0.3 -d 2) "; done
+    r=()
+    for i in 0 1 2; do r[i]=$(run "${ports[$i]}" "${args[@]}" -w 0.3 -d 2); all[$i]+="${r[i]} "; done
+    vs_c+="$(awk -v a="${r[1]}" -v b="${r[0]}" 'BEGIN {printf "%.3f", a / b}') "
+    vs_netty+="$(awk -v a="${r[1]}" -v b="${r[2]}" 'BEGIN {printf "%.3f", a / b}') "
   done
   m=(); for i in 0 1 2; do m[i]=$(tr ' ' '\n' <<< "${all[$i]}" | grep . | median); done
-  echo "| $name | ${m[0]} | ${m[1]} | ${m[2]} | $(awk -v a="${m[1]}" -v b="${m[0]}" 'BEGIN {printf "%.2f", a / b}') | $(awk -v a="${m[1]}" -v b="${m[2]}" 'BEGIN {printf "%.2f", a / b}') |"
-  echo "runs $name: c-epoll ${all[0]}| ours ${all[1]}| netty-epoll ${all[2]}" >&2
+  echo "| $name | ${m[0]} | ${m[1]} | ${m[2]} | $(tr ' ' '\n' <<< "$vs_c" | grep . | median) | $(tr ' ' '\n' <<< "$vs_netty" | grep . | median) |"
+  echo "runs $name: c-epoll ${all[0]}| ours ${all[1]}| netty-epoll ${all[2]}| ours/c-epoll $vs_c| ours/netty-epoll $vs_netty" >&2
   unset all
 done
