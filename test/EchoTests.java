@@ -57,6 +57,8 @@ public final class EchoTests {
     record Test(String name, Body body) { }
 
     static final class Skip extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
         Skip(String why) {
             super(why);
         }
@@ -418,7 +420,8 @@ public final class EchoTests {
     }
 
     static void idleCpu() throws Exception {
-        try (Socket a = connect(server().port); Socket b = connect(server().port)) {
+        try (Socket a = connect(server().port); Socket idle = connect(server().port)) {
+            check(idle.isConnected(), "an idle connection did not connect");
             a.getOutputStream().write(bytes("unfinished"));
             roundTrip(server().port, bytes("x\n"));
             Thread.sleep(200);
@@ -559,7 +562,7 @@ public final class EchoTests {
 
     static void ipv6() throws Exception {
         try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("::1"))) {
-            // IPv6 loopback is there
+            check(probe.getLocalPort() > 0, "no port on ::1");
         } catch (IOException e) {
             throw new Skip("no IPv6 loopback on this machine");
         }
