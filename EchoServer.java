@@ -266,7 +266,8 @@ public final class EchoServer {
                 closeQuietly(key.channel());
             }
             closeQuietly(selector);
-            Log.info("stopped: closed " + connections + " connections and the listening socket");
+            Log.info("stopped: closed " + connections + (connections == 1 ? " connection" : " connections")
+                    + " and the listening socket");
         }
 
         private static void closeQuietly(AutoCloseable closeable) {
