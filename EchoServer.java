@@ -296,7 +296,7 @@ public final class EchoServer {
         private final SelectorReactor reactor;
         private final int maxLine;
         private ServerSocketChannel listener;
-        private SelectionKey key;
+        private SelectionKey listenerKey;
 
         EchoAcceptor(SelectorReactor reactor, int maxLine) {
             this.reactor = reactor;
@@ -310,7 +310,7 @@ public final class EchoServer {
                 listener.setOption(StandardSocketOptions.SO_REUSEADDR, true); // restart at once after a stop
                 listener.bind(address, BACKLOG);
                 listener.configureBlocking(false);
-                key = reactor.register(listener, SelectionKey.OP_ACCEPT, this);
+                listenerKey = reactor.register(listener, SelectionKey.OP_ACCEPT, this);
                 return (InetSocketAddress) listener.getLocalAddress();
             } catch (IOException e) {
                 listener.close();
@@ -350,10 +350,10 @@ public final class EchoServer {
         private void pauseAccepting(IOException e) {
             Log.error("accept failed: " + e.getMessage() + "; pausing accepts for " + ACCEPT_RETRY_MILLIS
                     + " ms (" + LineHandler.openConnections + " open)");
-            key.interestOps(0);
+            listenerKey.interestOps(0);
             reactor.schedule(ACCEPT_RETRY_MILLIS, () -> {
-                if (key.isValid()) {
-                    key.interestOps(SelectionKey.OP_ACCEPT);
+                if (listenerKey.isValid()) {
+                    listenerKey.interestOps(SelectionKey.OP_ACCEPT);
                 }
             });
         }
@@ -599,7 +599,7 @@ public final class EchoServer {
         // It hides socket options, blocking mode and close errors from the handler, and it is
         // the one place TLS would go: an SSLEngine between these methods and the channel.
         private final SocketChannel channel;
-        private final SocketAddress peer; // kept: after a reset the channel no longer says
+        private final SocketAddress peer; // kept: a closed channel no longer tells
 
         SocketStream(SocketChannel channel) throws IOException {
             this.channel = channel;
