@@ -1110,11 +1110,7 @@ public final class EchoTests {
         }
     }
 
-    interface IoBody {
-        void run() throws Exception;
-    }
-
-    static Thread daemon(IoBody body) {
+    static Thread daemon(Body body) {
         Thread t = new Thread(() -> {
             try {
                 body.run();
