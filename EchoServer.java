@@ -93,7 +93,7 @@ public final class EchoServer {
             fail(bindFailure(address, e));
             return;
         } catch (IOException e) {
-            fail("cannot listen on " + Log.format(address) + ": " + e.getMessage());
+            fail("cannot listen on " + Log.format(address) + ": " + Log.reason(e));
             return;
         }
         System.out.println("echo server listening on " + (options.host == null
@@ -119,7 +119,7 @@ public final class EchoServer {
         if (port >= 1024 && isLocal(address.getAddress())) {
             return "port " + port + " is already in use";
         }
-        return "cannot listen on " + Log.format(address) + ": " + e.getMessage();
+        return "cannot listen on " + Log.format(address) + ": " + Log.reason(e);
     }
 
     private static boolean isLocal(InetAddress address) {
@@ -205,7 +205,7 @@ public final class EchoServer {
                 }
                 return true;
             } catch (IOException e) {
-                Log.error("event loop failed: " + e.getMessage());
+                Log.error("event loop failed: " + Log.reason(e));
                 return false;
             } finally {
                 closeAll();
@@ -341,14 +341,14 @@ public final class EchoServer {
                 LineHandler handler = new LineHandler(reactor, new SocketStream(channel), maxLine);
                 handler.open();
             } catch (IOException e) {
-                Log.error("could not set up a new connection: " + e.getMessage());
+                Log.error("could not set up a new connection: " + Log.reason(e));
                 SelectorReactor.closeQuietly(channel);
             }
         }
 
         /** The listener stays ready while accept fails, so waiting on it again would spin. */
         private void pauseAccepting(IOException e) {
-            Log.error("accept failed: " + e.getMessage() + "; pausing accepts for " + ACCEPT_RETRY_MILLIS
+            Log.error("accept failed: " + Log.reason(e) + "; pausing accepts for " + ACCEPT_RETRY_MILLIS
                     + " ms (" + LineHandler.openConnections + " open)");
             listenerKey.interestOps(0);
             reactor.schedule(ACCEPT_RETRY_MILLIS, () -> {
@@ -672,6 +672,7 @@ public final class EchoServer {
         String value();
     }
 
+    /** The sentence a role annotation carries: each annotation type has its own value(). */
     static String roleSentence(Annotation role) {
         if (role instanceof Reactor r) {
             return r.value();
@@ -769,6 +770,7 @@ public final class EchoServer {
             }
         }
 
+        /** An exception's message for a log line; some exceptions have none. */
         static String reason(Exception e) {
             return e.getMessage() != null ? e.getMessage() : e.toString();
         }
