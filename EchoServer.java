@@ -2,12 +2,13 @@
 // patterns from Pattern-Oriented Software Architecture, vol. 2 (POSA2):
 // Wrapper Facade, Reactor and Acceptor-Connector.
 //
-//   java EchoServer.java [--port N] [--host ADDR] [--max-line BYTES] [--verbose | --quiet]
+//   java EchoServer.java [--port N] [--host ADDR] [--qotd PORT] [--chat PORT] [options]
 //
-// Read it top to bottom: the entry point, the reactor (event loop), the
-// acceptor (makes a handler per connection), the line handler (the echo
-// service), the wrapper facade (the socket), then annotations and helpers.
-// Plain JDK, no package, one file. Tested on OpenJDK 17.0.15 and 17.0.21, Temurin 25.0.3.
+// Read it top to bottom, the way the data flows: the entry point, the reactor
+// (event loop), the acceptor (accepts, makes a service handler, activates it), the
+// connection (per-connection mechanics), the services (echo, quote, chat), the
+// wrapper facade (the socket); then options, logging, host checks, annotations.
+// Plain JDK, no package, one file.
 
 import java.io.IOException;
 import java.lang.annotation.Annotation;
@@ -33,72 +34,29 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayDeque;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 public final class EchoServer {
-    static final int DEFAULT_PORT = 8000;
-    // Twisted's LineReceiver holds 16 KiB; Netty examples use 8 KiB, asyncio 64 KiB.
-    static final int DEFAULT_MAX_LINE = 16 * 1024;
-    static final int MAX_MAX_LINE = 64 * 1024 * 1024;
-
-    static final String USAGE = String.join("\n",
-            "usage: java EchoServer.java [--port N] [--host ADDR] [--max-line BYTES] [--verbose | --quiet]",
-            "       java EchoServer.java --roles | --help",
-            "  --port N          TCP port to listen on; 0 picks a free one (default " + DEFAULT_PORT + ")",
-            "  --host ADDR       address to listen on (default: all interfaces)",
-            "  --max-line BYTES  longest unfinished line held; longer lines are echoed in",
-            "                    pieces of this size (default " + DEFAULT_MAX_LINE + ", 1 to " + MAX_MAX_LINE + ")",
-            "  --verbose         also log every line received",
-            "  --quiet           log errors only",
-            "  --roles           print which class plays which pattern role, and exit",
-            "  --help            print this help, and exit",
-            "");
 
     public static void main(String[] args) {
-        Options options;
-        try {
-            options = Options.parse(args);
-        } catch (IllegalArgumentException e) {
-            System.err.println("echo-server: " + e.getMessage());
-            System.err.print(USAGE);
-            System.exit(2);
-            return;
-        }
-        if (options.help) {
-            System.out.print(USAGE);
-            return;
-        }
-        if (options.roles) {
-            printRoles();
-            return;
-        }
-        Log.level = options.logLevel;
+        Options options = Options.parseOrExit(args);
+        SelectorReactor reactor = SelectorReactor.openOrExit();
 
-        InetSocketAddress address = options.host == null
-                ? new InetSocketAddress(options.port)
-                : new InetSocketAddress(options.host, options.port);
-        if (address.isUnresolved()) {
-            fail("cannot resolve host '" + options.host + "'");
+        // One reactor, one acceptor per service; only the factory differs.
+        listen(reactor, options, "echo", options.port, EchoService::new);
+        if (options.qotdPort >= 0) {
+            ByteBuffer quote = ByteBuffer.wrap((options.quote + "\r\n").getBytes(StandardCharsets.UTF_8));
+            listen(reactor, options, "quote", options.qotdPort, () -> new QuoteService(quote));
         }
-        SelectorReactor reactor;
-        InetSocketAddress bound;
-        try {
-            reactor = new SelectorReactor();
-            bound = new EchoAcceptor(reactor, options.maxLine).open(address);
-        } catch (BindException e) {
-            fail(bindFailure(address, e));
-            return;
-        } catch (IOException e) {
-            fail("cannot listen on " + Log.format(address) + ": " + Log.reason(e));
-            return;
+        if (options.chatPort >= 0) {
+            listen(reactor, options, "chat", options.chatPort, new ChatRoom());
         }
-        System.out.println("echo server listening on " + (options.host == null
-                ? "*:" + bound.getPort() + " (all interfaces)" : Log.format(bound)));
-        System.out.flush();
         Log.info("started: pid " + ProcessHandle.current().pid() + ", Java " + Runtime.version()
                 + ", max line " + options.maxLine + " bytes");
 
@@ -113,64 +71,27 @@ public final class EchoServer {
         }
     }
 
-    /** Bind fails for a port in use, a port we may not take, or an address not on this host. */
-    private static String bindFailure(InetSocketAddress address, BindException e) {
-        int port = address.getPort();
-        if (port >= 1024 && isLocal(address.getAddress())) {
-            return "port " + port + " is already in use";
-        }
-        return "cannot listen on " + Log.format(address) + ": " + Log.reason(e);
-    }
-
-    private static boolean isLocal(InetAddress address) {
-        try {
-            return address.isAnyLocalAddress() || address.isLoopbackAddress()
-                    || NetworkInterface.getByInetAddress(address) != null;
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    private static void fail(String reason) {
-        System.err.println("echo-server: " + reason);
-        System.exit(1);
-    }
-
-    /** --roles: the role annotations read back at run time, in data-flow order. */
-    static void printRoles() {
-        for (Class<? extends Annotation> role : List.of(Reactor.class, Acceptor.class, ServiceHandler.class, WrapperFacade.class)) {
-            for (Class<?> type : EchoServer.class.getDeclaredClasses()) {
-                Annotation annotation = type.getAnnotation(role);
-                if (annotation != null) {
-                    System.out.println(type.getSimpleName() + ": @" + role.getSimpleName() + ": " + roleSentence(annotation));
-                }
-            }
-        }
-    }
-
     // ------------------------------------------------------------------ Reactor
 
-    /**
-     * The one-method interface through which the reactor dispatches: every handler attached
-     * to a selection key implements it, so the reactor never needs to know concrete types.
-     */
+    /** What the reactor calls: every handler attached to a selection key implements it. */
     interface EventHandler {
-        /** Hook method: the reactor calls it, on its own thread, when the key's handle is ready. */
+        /** Hook method: the reactor calls it, on its own thread, when the handle is ready. */
         void handleEvent(SelectionKey key);
+
+        /** Hook method: the reactor calls it once, when the handle leaves the loop (closed, failed, or shutdown). */
+        void handleClose();
     }
 
-    // Plays the reactor role in Reactor and the dispatcher role in Acceptor-Connector: waits
-    // on one Selector for events on every handle and dispatches each to its attached handler.
-    @Reactor("Plays the reactor role in Reactor and the dispatcher role in Acceptor-Connector: waits on one Selector for events on every handle and dispatches each to its attached handler.")
+    @Reactor("Plays the reactor role in Reactor and the dispatcher role in Acceptor-Connector: waits on one Selector for events on every handle, dispatches each to the handler attached to it, runs timers, and tells a handler when its handle is removed.")
     static final class SelectorReactor {
-        // One read buffer for every connection: only one handler runs at a time. 64 KiB is
-        // what loopback TCP usually has ready at once; direct, so the kernel copies into it.
-        static final int READ_BUFFER_SIZE = 64 * 1024;
+        // One read buffer for every connection: only one handler runs at a time. Reads land
+        // in its second half, so that a held line start fits in front (Connection.readInput).
+        static final int READ_SIZE = 64 * 1024;
         // The shutdown hook waits this long for the loop to close everything, so we exit within 2 s.
         static final long SHUTDOWN_WAIT_MILLIS = 1500;
 
         private final Selector selector;
-        private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_BUFFER_SIZE);
+        private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(2 * READ_SIZE);
         private final PriorityQueue<Timer> timers = new PriorityQueue<>(Comparator.comparingLong(Timer::deadline));
         private final Consumer<SelectionKey> dispatcher = this::dispatch;
         private final CountDownLatch stopped = new CountDownLatch(1);
@@ -178,13 +99,35 @@ public final class EchoServer {
 
         record Timer(long deadline, Runnable task) { }
 
-        SelectorReactor() throws IOException {
-            selector = Selector.open();
+        private SelectorReactor(Selector selector) {
+            this.selector = selector;
         }
 
-        /** Adds a handle (a channel) to the set the reactor waits on, with its handler attached. */
+        static SelectorReactor openOrExit() {
+            try {
+                return new SelectorReactor(Selector.open());
+            } catch (IOException e) {
+                fail("cannot open a selector: " + Log.reason(e));
+                return null;
+            }
+        }
+
+        /** Adds a handle to the set the reactor waits on, with its handler attached to its key. */
         SelectionKey register(SelectableChannel handle, int interest, EventHandler handler) throws IOException {
             return handle.register(selector, interest, handler);
+        }
+
+        /** The events a handler wants next, for example read and write, or none while paused. */
+        void setInterest(SelectionKey key, int interest) {
+            key.interestOps(interest);
+        }
+
+        /** Takes a handle out of the loop and tells its handler; safe to call twice. */
+        void remove(SelectionKey key) {
+            if (key.isValid()) {
+                key.cancel();
+                ((EventHandler) key.attachment()).handleClose();
+            }
         }
 
         /** Runs a task on the reactor thread after a delay: the loop's only kind of timer. */
@@ -208,7 +151,7 @@ public final class EchoServer {
                 Log.error("event loop failed: " + Log.reason(e));
                 return false;
             } finally {
-                closeAll();
+                removeAll();
                 stopped.countDown();
             }
         }
@@ -216,14 +159,13 @@ public final class EchoServer {
         /** Dispatch by attachment: the key carries its handler. One failure never ends the loop. */
         private void dispatch(SelectionKey key) {
             if (!key.isValid()) {
-                return; // cancelled by an earlier handler in this same batch
+                return; // removed by an earlier handler in this same batch
             }
             try {
                 ((EventHandler) key.attachment()).handleEvent(key);
             } catch (RuntimeException e) {
-                Log.error("handler failed, closing its channel: " + e);
-                key.cancel();
-                closeQuietly(key.channel());
+                Log.error("handler failed, removing it: " + e);
+                remove(key);
             }
         }
 
@@ -257,34 +199,39 @@ public final class EchoServer {
             }
         }
 
-        private void closeAll() {
+        /** At the end every handler hears handleClose, as if its handle had been removed one by one. */
+        private void removeAll() {
             int connections = 0;
+            int listeners = 0;
             for (SelectionKey key : selector.keys()) {
-                if (key.isValid() && key.channel() instanceof SocketChannel) {
-                    connections++; // by handle type: the reactor knows no concrete handler
+                if (key.isValid()) { // counted by handle type: the reactor knows no concrete handler
+                    if (key.channel() instanceof ServerSocketChannel) {
+                        listeners++;
+                    } else {
+                        connections++;
+                    }
                 }
-                closeQuietly(key.channel());
+                remove(key);
             }
-            closeQuietly(selector);
-            Log.info("stopped: closed " + connections + (connections == 1 ? " connection" : " connections")
-                    + " and the listening socket");
-        }
-
-        private static void closeQuietly(AutoCloseable closeable) {
             try {
-                closeable.close();
-            } catch (Exception e) {
-                // closing during shutdown or after a failure: nothing more to do
+                selector.close();
+            } catch (IOException e) {
+                // stopping anyway
             }
+            Log.info("stopped: closed " + connections + (connections == 1 ? " connection" : " connections")
+                    + (listeners == 1 ? " and the listening socket" : " and " + listeners + " listening sockets"));
         }
     }
 
     // ----------------------------------------------------------------- Acceptor
 
-    // Plays the acceptor role in Acceptor-Connector: owns the listening channel and, for each
-    // connection it accepts, makes a line handler around a new wrapper facade and activates it.
-    @Acceptor("Plays the acceptor role in Acceptor-Connector: owns the listening channel and, for each connection it accepts, makes a line handler around a new wrapper facade and activates it.")
-    static final class EchoAcceptor implements EventHandler {
+    /** Twisted's Factory.buildProtocol, ACE's make_svc_handler: one new service handler per connection. */
+    interface ServiceFactory {
+        Service makeService();
+    }
+
+    @Acceptor("Plays the acceptor role in Acceptor-Connector: owns one listening channel and, for each connection it accepts, makes a service handler with the factory it was given and activates it.")
+    static final class SocketAcceptor implements EventHandler {
         // The kernel queues this many finished handshakes for us: enough for bursts of
         // thousands of clients (Java's default of 50 drops connections under load).
         static final int BACKLOG = 4096;
@@ -294,12 +241,14 @@ public final class EchoServer {
         static final long ACCEPT_RETRY_MILLIS = 1000;
 
         private final SelectorReactor reactor;
+        private final ServiceFactory factory;
         private final int maxLine;
         private ServerSocketChannel listener;
         private SelectionKey listenerKey;
 
-        EchoAcceptor(SelectorReactor reactor, int maxLine) {
+        SocketAcceptor(SelectorReactor reactor, ServiceFactory factory, int maxLine) {
             this.reactor = reactor;
+            this.factory = factory;
             this.maxLine = maxLine;
         }
 
@@ -318,85 +267,120 @@ public final class EchoServer {
             }
         }
 
+        /** POSA2's three steps, for each connection waiting: accept it, make its service handler, activate it. */
         @Override
         public void handleEvent(SelectionKey key) {
             for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
-                SocketChannel channel;
-                try {
-                    channel = listener.accept();
-                } catch (IOException e) {
-                    pauseAccepting(e);
-                    return;
-                }
+                SocketChannel channel = accept();
                 if (channel == null) {
-                    return; // no connection waiting
+                    return; // none waiting, or accepting is paused
                 }
-                activate(channel);
+                Service service = factory.makeService();
+                activate(channel, service);
             }
         }
 
-        /** The acceptor's three steps: wrap the new socket, make its service handler, activate it. */
-        private void activate(SocketChannel channel) {
+        private SocketChannel accept() {
             try {
-                LineHandler handler = new LineHandler(reactor, new SocketStream(channel), maxLine);
-                handler.open();
+                return listener.accept();
+            } catch (IOException e) {
+                pauseAccepting(e);
+                return null;
+            }
+        }
+
+        /** Puts the new socket behind its wrapper facade and hands it, with the service, to a connection. */
+        private void activate(SocketChannel channel, Service service) {
+            try {
+                new Connection(reactor, new SocketStream(channel), service, maxLine).open();
             } catch (IOException e) {
                 Log.error("could not set up a new connection: " + Log.reason(e));
-                SelectorReactor.closeQuietly(channel);
+                try {
+                    channel.close();
+                } catch (IOException ignored) {
+                    // it never became a connection
+                }
             }
         }
 
         /** The listener stays ready while accept fails, so waiting on it again would spin. */
         private void pauseAccepting(IOException e) {
-            Log.error("accept failed: " + Log.reason(e) + "; pausing accepts for " + ACCEPT_RETRY_MILLIS
-                    + " ms (" + LineHandler.openConnections + " open)");
-            listenerKey.interestOps(0);
+            Log.error("accept failed: " + Log.reason(e) + "; pausing accepts for " + ACCEPT_RETRY_MILLIS + " ms");
+            reactor.setInterest(listenerKey, 0);
             reactor.schedule(ACCEPT_RETRY_MILLIS, () -> {
                 if (listenerKey.isValid()) {
-                    listenerKey.interestOps(SelectionKey.OP_ACCEPT);
+                    reactor.setInterest(listenerKey, SelectionKey.OP_ACCEPT);
                 }
             });
         }
+
+        @Override
+        public void handleClose() {
+            try {
+                listener.close();
+            } catch (IOException e) {
+                // stopping anyway
+            }
+        }
     }
 
-    // ------------------------------------------------------------ Line handler
+    // --------------------------------------------------------------- Connection
 
-    // Plays the concrete event handler role in Reactor and the service handler role in
-    // Acceptor-Connector: frames one connection's bytes into lines and echoes each line back.
-    @ServiceHandler("Plays the concrete event handler role in Reactor and the service handler role in Acceptor-Connector: frames one connection's bytes into lines and echoes each line back.")
-    static final class LineHandler implements EventHandler {
-        // Stop reading from a client with this much echo unsent; resume below the low mark
+    /** What a service may do to its connection: Twisted's transport. */
+    interface Transport {
+        /** Sends the bytes now, or as soon as the peer takes them; the caller's buffer is neither changed nor kept. */
+        void write(ByteBuffer bytes);
+
+        /** Closes once everything written has been sent (Twisted's loseConnection). */
+        void loseConnection();
+
+        /** Closes now; what is unsent is dropped (Twisted's abortConnection). */
+        void abortConnection();
+    }
+
+    @ConcreteEventHandler("Plays the concrete event handler role in Reactor and the transport of a service handler in Acceptor-Connector: frames one connection's bytes into lines for its service, and sends what the service writes, pausing a peer that does not read.")
+    static final class Connection implements EventHandler, Transport {
+        // Stop reading from a peer with this much output unsent; resume below the low mark
         // (Netty's defaults). The gap keeps us from toggling interest on every write.
         static final int HIGH_WATER = 64 * 1024;
         static final int LOW_WATER = 32 * 1024;
+        // Pausing input cannot slow what other connections write to a peer (a chat member):
+        // a peer that lets this much pile up is disconnected instead.
+        static final int MAX_UNSENT = 1024 * 1024;
 
-        static int openConnections; // only the reactor thread touches it
+        static int openCount; // connections open now, for the log; only the reactor thread touches it
 
         private final SelectorReactor reactor;
         private final SocketStream stream;
+        private final Service service;
         private final int maxLine;
         private SelectionKey key;
         private int interest;
         // Per-connection buffers exist only while they hold data, so idle connections are cheap.
-        private ByteBuffer held;                // start of an unfinished line, or null
-        private ArrayDeque<ByteBuffer> unsent;  // echoes the socket has not taken yet, or null
+        private ByteBuffer held;                  // the start of an unfinished line, or null
+        private ArrayDeque<ByteBuffer> unsent;    // bytes the socket has not taken yet, or null
         private int unsentBytes;
         private boolean inputOpen = true;
         private boolean readingPaused;
+        private boolean closing;                  // loseConnection: close once nothing is unsent
         private boolean closed;
+        private Exception closeCause;
 
-        LineHandler(SelectorReactor reactor, SocketStream stream, int maxLine) {
+        Connection(SelectorReactor reactor, SocketStream stream, Service service, int maxLine) {
             this.reactor = reactor;
             this.stream = stream;
+            this.service = service;
             this.maxLine = maxLine;
         }
 
         /** Activation: the acceptor calls it once; from then on the reactor calls handleEvent. */
         void open() throws IOException {
-            key = reactor.register(stream.handle(), SelectionKey.OP_READ, this);
+            key = stream.register(reactor, SelectionKey.OP_READ, this);
             interest = SelectionKey.OP_READ;
-            openConnections++;
-            Log.connection(stream.peer(), "opened", openConnections);
+            openCount++;
+            Log.connection(stream.peer(), "opened", openCount);
+            service.connectionMade(this);
+            afterEvent();
         }
 
         @Override
@@ -408,53 +392,99 @@ public final class EchoServer {
                 if (key.isReadable()) {
                     readInput();
                 }
-                if (!inputOpen && unsent == null) {
-                    close(null); // end of input and every echo delivered
-                    return;
-                }
-                updateInterest();
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException e) {
                 close(e);
+            }
+            afterEvent();
+        }
+
+        private void afterEvent() {
+            if (closed) {
+                return;
+            }
+            if (closing && unsent == null) {
+                close(null); // everything written has been sent
+            } else {
+                updateInterest();
             }
         }
 
-        // ---- the protocol: on complete lines, send those bytes back
+        // ---- input: read, then frame into lines for the service
 
         private void readInput() throws IOException {
             ByteBuffer in = reactor.readBuffer();
-            in.clear();
-            if (stream.read(in) < 0) {
-                endOfInput();
-                return;
-            }
-            in.flip();
-            if (Log.verbose()) {
-                logLines(in);
-            }
-            int end = endOfLastLine(in);
-            if (end >= 0) {
-                // Every line that completes in this read, echoed in one write straight from the
-                // shared buffer, behind the start of the first line if we were holding it.
-                int limit = in.limit();
-                in.limit(end);
-                send(takeHeld(), in);
-                in.limit(limit);
-            }
-            hold(in);
-        }
-
-        private void endOfInput() throws IOException {
-            inputOpen = false;
-            if (held != null) {
-                send(null, takeHeld()); // the last line had no '\n': echo what there is
+            in.limit(in.capacity()).position(SelectorReactor.READ_SIZE);
+            int count = stream.read(in);
+            in.limit(in.position()).position(SelectorReactor.READ_SIZE);
+            in = joinHeld(in);
+            if (count < 0) {
+                endOfInput(in);
+            } else {
+                frame(in, in.limit() - count);
             }
         }
 
-        // ---- framing
+        /**
+         * The held start of a line, then what was just read, in one buffer: a short start is copied
+         * in front of the read (into the shared buffer's first half); a long one, which only a
+         * --max-line above 64 KiB allows, has the read appended to it instead.
+         */
+        private ByteBuffer joinHeld(ByteBuffer in) {
+            if (held == null) {
+                return in;
+            }
+            ByteBuffer start = held;
+            held = null;
+            if (start.remaining() <= in.position()) {
+                in.position(in.position() - start.remaining());
+                in.put(in.position(), start, start.position(), start.remaining());
+                return in;
+            }
+            int size = start.remaining() + in.remaining();
+            ByteBuffer joined = size <= start.capacity() - start.position() ? start
+                    : ByteBuffer.allocate(Math.min(Math.max(2 * start.capacity(), size), maxLine + SelectorReactor.READ_SIZE))
+                            .put(start).flip();
+            int end = joined.limit();
+            joined.limit(end + in.remaining());
+            joined.put(end, in, in.position(), in.remaining());
+            return joined;
+        }
 
-        /** Position just past the last '\n' in the buffer, or -1. Scans back from the end only. */
-        private static int endOfLastLine(ByteBuffer in) {
-            for (int i = in.limit() - 1; i >= in.position(); i--) {
+        /**
+         * Hands the service the whole lines of this read, in one call where it can; a line longer
+         * than max-line is cut into pieces of max-line, so no service ever gets a longer one. Keeps
+         * the unfinished rest. The bytes before `fresh` were held and hold no '\n'.
+         */
+        private void frame(ByteBuffer in, int fresh) {
+            int from = in.position();  // the first byte not yet delivered
+            int lineStart = from;      // a line starting here must end within max-line bytes
+            while (!closed) {
+                int windowEnd = Math.min(in.limit(), lineStart + maxLine);
+                int end = endOfLastLine(in, Math.max(lineStart, fresh), windowEnd);
+                if (end > 0) {
+                    lineStart = end; // every line up to here is short enough
+                } else if (windowEnd - lineStart == maxLine) {
+                    lineStart = windowEnd; // max-line bytes and no '\n': pass them on as a piece
+                    deliver(in, from, lineStart);
+                    from = lineStart;
+                } else {
+                    break; // the rest is an unfinished line, shorter than max-line
+                }
+            }
+            if (lineStart > from) {
+                deliver(in, from, lineStart);
+            }
+            in.position(lineStart);
+            if (in.hasRemaining() && !closed) {
+                held = in == reactor.readBuffer()
+                        ? ByteBuffer.allocate(in.remaining()).put(in).flip() // the shared buffer is reused
+                        : in.position() == 0 ? in : in.compact().flip();
+            }
+        }
+
+        /** Position just past the last '\n' in [from, to), or -1. Scans back from the end only. */
+        private static int endOfLastLine(ByteBuffer in, int from, int to) {
+            for (int i = to - 1; i >= from; i--) {
                 if (in.get(i) == '\n') {
                     return i + 1;
                 }
@@ -462,68 +492,59 @@ public final class EchoServer {
             return -1;
         }
 
-        /** Keeps the bytes of an unfinished line, but never max-line of them: whole pieces are echoed. */
-        private void hold(ByteBuffer in) throws IOException {
-            int heldBytes = held == null ? 0 : held.position();
-            int total = heldBytes + in.remaining();
-            int pieces = total - total % maxLine; // bytes in whole pieces of max-line
-            if (pieces > 0) {
-                int limit = in.limit();
-                in.limit(in.position() + pieces - heldBytes);
-                send(takeHeld(), in); // memory per connection stays bounded
-                in.limit(limit);
+        /** The bytes [from, to) go to the service as one value. */
+        private void deliver(ByteBuffer in, int from, int to) {
+            ByteBuffer lines = in.slice(from, to - from);
+            if (Log.verbose()) {
+                logLines(lines);
             }
-            if (in.hasRemaining()) {
-                append(in);
+            if (!closed) {
+                service.linesReceived(lines);
             }
         }
 
-        private void append(ByteBuffer in) {
-            if (held == null || held.remaining() < in.remaining()) {
-                int size = held == null ? 0 : held.position();
-                int capacity = held == null ? 0 : held.capacity();
-                // Grow by doubling (linear copying overall), never beyond max-line.
-                ByteBuffer bigger = ByteBuffer.allocate(Math.min(maxLine, Math.max(size + in.remaining(), 2 * capacity)));
-                if (held != null) {
-                    bigger.put(held.flip());
-                }
-                held = bigger;
+        private void endOfInput(ByteBuffer rest) {
+            inputOpen = false;
+            if (rest.hasRemaining()) {
+                deliver(rest, rest.position(), rest.limit()); // the last line had no '\n': a line all the same
             }
-            held.put(in);
+            loseConnection();
         }
 
-        /** Hands over the held bytes, ready to be read, and forgets them. */
-        private ByteBuffer takeHeld() {
-            ByteBuffer start = held;
-            held = null;
-            return start == null ? null : start.flip();
-        }
+        // ---- output: the Transport the service writes to
 
-        // ---- output queueing
-
-        /** Echoes first (if any) then bytes; whatever the socket does not take now is queued. */
-        private void send(ByteBuffer first, ByteBuffer bytes) throws IOException {
-            if (unsent == null) { // write first: arm OP_WRITE only when the socket is full
-                if (first == null) {
-                    stream.write(bytes);
-                } else {
-                    stream.write(first, bytes);
-                }
+        @Override
+        public void write(ByteBuffer bytes) {
+            if (closed || closing) {
+                return;
             }
-            int rest = (first == null ? 0 : first.remaining()) + bytes.remaining();
-            if (rest > 0) {
-                // The shared read buffer is reused at the next read, so what is left is copied.
-                ByteBuffer copy = ByteBuffer.allocate(rest);
-                if (first != null) {
-                    copy.put(first);
-                }
-                copy.put(bytes).flip();
+            int start = bytes.position();
+            try {
                 if (unsent == null) {
-                    unsent = new ArrayDeque<>();
+                    stream.write(bytes); // write first: OP_WRITE only when the socket is full
                 }
-                unsent.add(copy);
-                unsentBytes += rest;
+                if (bytes.hasRemaining()) {
+                    queue(bytes);
+                }
+            } catch (IOException e) {
+                close(e);
+            } finally {
+                bytes.position(start);
             }
+            if (unsentBytes > MAX_UNSENT) {
+                close(new IOException("more than " + MAX_UNSENT + " bytes unsent: the peer is not reading"));
+            } else if (!closed) {
+                updateInterest(); // another connection may be writing to us: OP_WRITE on now
+            }
+        }
+
+        /** Copies what the socket did not take: the caller's buffer (often the shared one) is reused. */
+        private void queue(ByteBuffer rest) {
+            if (unsent == null) {
+                unsent = new ArrayDeque<>();
+            }
+            unsent.add(ByteBuffer.allocate(rest.remaining()).put(rest).flip());
+            unsentBytes += unsent.peekLast().remaining();
         }
 
         private void writeUnsent() throws IOException {
@@ -538,6 +559,17 @@ public final class EchoServer {
                     unsent = null;
                 }
             }
+        }
+
+        @Override
+        public void loseConnection() {
+            closing = true;
+            inputOpen = false;
+        }
+
+        @Override
+        public void abortConnection() {
+            close(null);
         }
 
         /** Interest follows from state, in one place: this is what rules out an OP_WRITE spin. */
@@ -555,49 +587,196 @@ public final class EchoServer {
                 wanted |= SelectionKey.OP_WRITE;
             }
             if (wanted != interest) {
-                key.interestOps(wanted);
+                reactor.setInterest(key, wanted);
                 interest = wanted;
             }
         }
 
-        /** The one way out, for every reason; safe to call twice. */
+        // ---- close: the one way out
+
+        /** Every reason to close ends here; the reactor then calls handleClose. Safe to call twice. */
         private void close(Exception cause) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            key.cancel();
-            stream.close();
-            openConnections--;
-            if (cause == null) {
-                Log.connection(stream.peer(), "closed", openConnections);
-            } else if (cause instanceof IOException) { // a reset or a broken pipe: the client's doing
-                Log.connection(stream.peer(), "closed: " + Log.reason(cause), openConnections);
-            } else {
-                Log.error("connection from " + Log.format(stream.peer()) + " failed: " + cause + " (" + openConnections + " open)");
+            if (!closed) {
+                closeCause = cause;
+                reactor.remove(key);
             }
         }
 
+        @Override
+        public void handleClose() {
+            closed = true;
+            held = null;
+            unsent = null;
+            stream.close();
+            openCount--;
+            if (closeCause == null) {
+                Log.connection(stream.peer(), "closed", openCount);
+            } else { // a reset, a broken pipe, a peer not reading: the client's doing
+                Log.connection(stream.peer(), "closed: " + Log.reason(closeCause), openCount);
+            }
+            service.connectionLost();
+        }
+
         /** --verbose only: per-line work stays off the normal path. */
-        private void logLines(ByteBuffer in) {
-            int start = in.position();
-            for (int i = start; i < in.limit(); i++) {
-                if (in.get(i) == '\n') {
-                    Log.verbose(Log.format(stream.peer()) + " sent a line: " + Log.preview(in, start, i + 1));
+        private void logLines(ByteBuffer lines) {
+            int start = lines.position();
+            for (int i = start; i < lines.limit(); i++) {
+                if (lines.get(i) == '\n' || i == lines.limit() - 1) {
+                    Log.verbose(Log.format(stream.peer()) + " sent a line: " + Log.preview(lines, start, i + 1));
                     start = i + 1;
                 }
             }
         }
     }
 
+    // ----------------------------------------------------------------- Services
+
+    /**
+     * A service handler's hooks, as in Twisted's Protocol and LineReceiver. The connection calls
+     * linesReceived once per read with all the whole lines of that read, so that the echo can
+     * send them back in one write (the C server's speed); services that want lines one by one,
+     * like the chat, get lineReceived for each.
+     */
+    interface Service {
+        default void connectionMade(Transport transport) {
+        }
+
+        /** Whole lines, each ending in '\n' (or a max-line piece, or the last line at end of input). */
+        default void linesReceived(ByteBuffer lines) {
+            int start = lines.position();
+            for (int i = start; i < lines.limit(); i++) {
+                if (lines.get(i) == '\n' || i == lines.limit() - 1) {
+                    lineReceived(lines.slice(start, i + 1 - start));
+                    start = i + 1;
+                }
+            }
+        }
+
+        default void lineReceived(ByteBuffer line) {
+        }
+
+        default void connectionLost() {
+        }
+    }
+
+    @ServiceHandler("Plays the service handler role in Acceptor-Connector for the echo: sends every line it receives back to its sender.")
+    static final class EchoService implements Service {
+        private Transport transport;
+
+        @Override
+        public void connectionMade(Transport transport) {
+            this.transport = transport;
+        }
+
+        @Override
+        public void linesReceived(ByteBuffer lines) {
+            transport.write(lines);
+        }
+    }
+
+    @ServiceHandler("Plays the service handler role in Acceptor-Connector for the quote of the day: sends the quote, then closes once it is sent.")
+    static final class QuoteService implements Service {
+        private final ByteBuffer quote; // shared by every connection: a write does not consume it
+
+        QuoteService(ByteBuffer quote) {
+            this.quote = quote;
+        }
+
+        @Override
+        public void connectionMade(Transport transport) {
+            transport.write(quote);
+            transport.loseConnection();
+        }
+    }
+
+    /** The chat's factory: the members live here, shared by their service handlers, as in Twisted's notes. */
+    static final class ChatRoom implements ServiceFactory {
+        private final Map<String, ChatService> members = new LinkedHashMap<>();
+
+        @Override
+        public Service makeService() {
+            return new ChatService(this);
+        }
+
+        boolean join(String name, ChatService member) {
+            return members.putIfAbsent(name, member) == null;
+        }
+
+        void leave(String name) {
+            members.remove(name);
+        }
+
+        void broadcast(ChatService sender, ByteBuffer message) {
+            for (ChatService member : List.copyOf(members.values())) { // a member may leave while we write
+                if (member != sender) {
+                    member.transport.write(message);
+                }
+            }
+        }
+    }
+
+    @ServiceHandler("Plays the service handler role in Acceptor-Connector for the chat: asks a member for a free name, then sends each of its lines to every other member.")
+    static final class ChatService implements Service {
+        private final ChatRoom room;
+        private Transport transport;
+        private String name; // null until the member has chosen a free one
+
+        ChatService(ChatRoom room) {
+            this.room = room;
+        }
+
+        @Override
+        public void connectionMade(Transport transport) {
+            this.transport = transport;
+            transport.write(line("What's your name?"));
+        }
+
+        @Override
+        public void lineReceived(ByteBuffer line) {
+            String text = text(line);
+            if (name != null) {
+                room.broadcast(this, line("<" + name + "> " + text));
+            } else if (text.isEmpty()) {
+                transport.write(line("What's your name?"));
+            } else if (!room.join(text, this)) {
+                transport.write(line("Name taken, please choose another."));
+            } else {
+                name = text;
+                transport.write(line("Welcome, " + name + "!"));
+            }
+        }
+
+        @Override
+        public void connectionLost() {
+            if (name != null) {
+                room.leave(name);
+            }
+        }
+
+        /** A received line as text: UTF-8, without its "\n" or "\r\n". */
+        private static String text(ByteBuffer line) {
+            int end = line.limit();
+            if (end > line.position() && line.get(end - 1) == '\n') {
+                end--;
+                if (end > line.position() && line.get(end - 1) == '\r') {
+                    end--;
+                }
+            }
+            return StandardCharsets.UTF_8.decode(line.slice(line.position(), end - line.position())).toString();
+        }
+
+        /** A line the server sends: the text and "\r\n", as Twisted's sendLine does. */
+        private static ByteBuffer line(String text) {
+            return ByteBuffer.wrap((text + "\r\n").getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
     // ----------------------------------------------------------- Wrapper Facade
 
-    // Plays the wrapper facade role in Wrapper Facade: narrows a SocketChannel to the four
-    // things a handler needs, read, write (may be partial), close and the peer's address.
-    @WrapperFacade("Plays the wrapper facade role in Wrapper Facade: narrows a SocketChannel to the four things a handler needs, read, write (may be partial), close and the peer's address.")
+    @WrapperFacade("Plays the wrapper facade role in Wrapper Facade: narrows a SocketChannel to what a connection needs, read, write (may be partial), close, the peer's address, and registering with the reactor.")
     static final class SocketStream {
-        // It hides socket options, blocking mode and close errors from the handler, and it is
-        // the one place TLS would go: an SSLEngine between these methods and the channel.
+        // It hides socket options, blocking mode and close errors, and the raw channel never
+        // leaves it. It is the one place TLS would go: an SSLEngine between these methods and the channel.
         private final SocketChannel channel;
         private final SocketAddress peer; // kept: a closed channel no longer tells
 
@@ -608,6 +787,10 @@ public final class EchoServer {
             this.peer = channel.getRemoteAddress();
         }
 
+        SelectionKey register(SelectorReactor reactor, int interest, EventHandler handler) throws IOException {
+            return reactor.register(channel, interest, handler);
+        }
+
         /** Returns -1 at end of input (the peer shut down its output). */
         int read(ByteBuffer into) throws IOException {
             return channel.read(into);
@@ -616,11 +799,6 @@ public final class EchoServer {
         /** Writes what the socket takes now, perhaps nothing; the rest stays in the buffer. */
         int write(ByteBuffer bytes) throws IOException {
             return channel.write(bytes);
-        }
-
-        /** One gathering write of two buffers, so a line's start and its end need no copy. */
-        long write(ByteBuffer first, ByteBuffer second) throws IOException {
-            return channel.write(new ByteBuffer[] {first, second});
         }
 
         /** Quiet and idempotent: closing twice, or after a reset, is not an error. */
@@ -635,65 +813,111 @@ public final class EchoServer {
         SocketAddress peer() {
             return peer;
         }
+    }
 
-        /** The handle the reactor waits on. */
-        SelectableChannel handle() {
-            return channel;
+    // ------------------------------------------- Options, logging, host checks
+
+    static final int DEFAULT_PORT = 8000;
+    // Twisted's LineReceiver holds 16 KiB; Netty examples use 8 KiB, asyncio 64 KiB.
+    static final int DEFAULT_MAX_LINE = 16 * 1024;
+    static final int MAX_MAX_LINE = 64 * 1024 * 1024;
+    static final String DEFAULT_QUOTE = "An apple a day keeps the doctor away";
+
+    static final String USAGE = String.join("\n",
+            "usage: java EchoServer.java [--port N] [--host ADDR] [--qotd PORT] [--quote TEXT] [--chat PORT]",
+            "                            [--max-line BYTES] [--verbose | --quiet]",
+            "       java EchoServer.java --roles | --help",
+            "  --port N          echo service port; 0 picks a free one (default " + DEFAULT_PORT + ")",
+            "  --host ADDR       address to listen on, for every service (default: all interfaces)",
+            "  --qotd PORT       also serve the quote of the day on PORT",
+            "  --quote TEXT      the quote (default: " + DEFAULT_QUOTE + ")",
+            "  --chat PORT       also serve a chat room on PORT",
+            "  --max-line BYTES  longest unfinished line held; longer lines are passed on in",
+            "                    pieces of this size (default " + DEFAULT_MAX_LINE + ", 1 to " + MAX_MAX_LINE + ")",
+            "  --verbose         also log every line received",
+            "  --quiet           log errors only",
+            "  --roles           print which class plays which pattern role, and exit",
+            "  --help            print this help, and exit",
+            "");
+
+    /** Opens one service's acceptor on the reactor and prints where it listens; exits 1 if it cannot. */
+    static void listen(SelectorReactor reactor, Options options, String service, int port, ServiceFactory factory) {
+        InetSocketAddress address = options.host == null
+                ? new InetSocketAddress(port)
+                : new InetSocketAddress(options.host, port);
+        if (address.isUnresolved()) {
+            fail("cannot resolve host '" + options.host + "'");
+        }
+        InetSocketAddress bound = null;
+        try {
+            bound = new SocketAcceptor(reactor, factory, options.maxLine).open(address);
+        } catch (BindException e) {
+            fail(bindFailure(address, e));
+        } catch (IOException e) {
+            fail("cannot listen on " + Log.format(address) + ": " + Log.reason(e));
+        }
+        System.out.println(service + " server listening on " + (options.host == null
+                ? "*:" + bound.getPort() + " (all interfaces)" : Log.format(bound)));
+        System.out.flush();
+    }
+
+    /** Bind fails for a port in use, a port we may not take, or an address not on this host. */
+    private static String bindFailure(InetSocketAddress address, BindException e) {
+        int port = address.getPort();
+        if (port >= 1024 && isLocal(address.getAddress())) {
+            return "port " + port + " is already in use";
+        }
+        return "cannot listen on " + Log.format(address) + ": " + Log.reason(e);
+    }
+
+    private static boolean isLocal(InetAddress address) {
+        try {
+            return address.isAnyLocalAddress() || address.isLoopbackAddress()
+                    || NetworkInterface.getByInetAddress(address) != null;
+        } catch (IOException e) {
+            return false;
         }
     }
 
-    // ------------------------------------------------- Role annotations, helpers
-
-    /** A class that demultiplexes events on many handles and dispatches them to event handlers. */
-    @Retention(RetentionPolicy.RUNTIME)
-    @Target(ElementType.TYPE)
-    @interface Reactor {
-        String value();
-    }
-
-    /** A class that accepts connections passively and makes and activates a service handler for each. */
-    @Retention(RetentionPolicy.RUNTIME)
-    @Target(ElementType.TYPE)
-    @interface Acceptor {
-        String value();
-    }
-
-    /** A class that serves one connection: the concrete event handler and service handler. */
-    @Retention(RetentionPolicy.RUNTIME)
-    @Target(ElementType.TYPE)
-    @interface ServiceHandler {
-        String value();
-    }
-
-    /** A class that wraps low-level functions in a narrower, safer, object-shaped interface. */
-    @Retention(RetentionPolicy.RUNTIME)
-    @Target(ElementType.TYPE)
-    @interface WrapperFacade {
-        String value();
-    }
-
-    /** The sentence a role annotation carries: each annotation type has its own value(). */
-    static String roleSentence(Annotation role) {
-        if (role instanceof Reactor r) {
-            return r.value();
-        }
-        if (role instanceof Acceptor a) {
-            return a.value();
-        }
-        if (role instanceof ServiceHandler h) {
-            return h.value();
-        }
-        return ((WrapperFacade) role).value();
+    private static void fail(String reason) {
+        System.err.println("echo-server: " + reason);
+        System.exit(1);
     }
 
     /** Command-line options; parse errors are IllegalArgumentExceptions with a one-line reason. */
     static final class Options {
         int port = DEFAULT_PORT;
         String host;
+        int qotdPort = -1;
+        String quote = DEFAULT_QUOTE;
+        int chatPort = -1;
         int maxLine = DEFAULT_MAX_LINE;
         int logLevel = Log.NORMAL;
         boolean help;
         boolean roles;
+
+        /** Parses, or handles --help, --roles and bad command lines itself (exit 0, 0 and 2). */
+        static Options parseOrExit(String[] args) {
+            Options options;
+            try {
+                options = parse(args);
+            } catch (IllegalArgumentException e) {
+                System.err.println("echo-server: " + e.getMessage());
+                System.err.print(USAGE);
+                System.exit(2);
+                return null;
+            }
+            if (options.help) {
+                System.out.print(USAGE);
+                System.exit(0);
+            }
+            if (options.roles) {
+                printRoles();
+                System.exit(0);
+            }
+            Log.level = options.logLevel;
+            return options;
+        }
 
         static Options parse(String[] args) {
             Options options = new Options();
@@ -708,6 +932,9 @@ public final class EchoServer {
                 switch (arg) {
                     case "--port" -> options.port = number(arg, value != null ? value : next(args, ++i, arg), 0, 65535);
                     case "--host" -> options.host = value != null ? value : next(args, ++i, arg);
+                    case "--qotd" -> options.qotdPort = number(arg, value != null ? value : next(args, ++i, arg), 0, 65535);
+                    case "--quote" -> options.quote = value != null ? value : next(args, ++i, arg);
+                    case "--chat" -> options.chatPort = number(arg, value != null ? value : next(args, ++i, arg), 0, 65535);
                     case "--max-line" -> options.maxLine = number(arg, value != null ? value : next(args, ++i, arg), 1, MAX_MAX_LINE);
                     case "--verbose" -> options.logLevel = Log.VERBOSE;
                     case "--quiet" -> options.logLevel = Log.QUIET;
@@ -818,5 +1045,75 @@ public final class EchoServer {
             }
             return out + " (" + bytes.length + " bytes)";
         }
+    }
+
+    // ---------------------------------------------------------- Role annotations
+
+    /** The role annotations in data-flow order: --roles prints them, the tests compare them with PATTERNS.md. */
+    static final List<Class<? extends Annotation>> ROLES = List.of(
+            Reactor.class, Acceptor.class, ConcreteEventHandler.class, ServiceHandler.class, WrapperFacade.class);
+
+    /** --roles: the role annotations read back at run time, in data-flow order. */
+    static void printRoles() {
+        for (Class<? extends Annotation> role : ROLES) {
+            for (Class<?> type : EchoServer.class.getDeclaredClasses()) {
+                Annotation annotation = type.getAnnotation(role);
+                if (annotation != null) {
+                    System.out.println(type.getSimpleName() + ": @" + role.getSimpleName() + ": " + roleSentence(annotation));
+                }
+            }
+        }
+    }
+
+    /** The sentence a role annotation carries: each annotation type has its own value(). */
+    static String roleSentence(Annotation role) {
+        if (role instanceof Reactor r) {
+            return r.value();
+        }
+        if (role instanceof Acceptor a) {
+            return a.value();
+        }
+        if (role instanceof ConcreteEventHandler h) {
+            return h.value();
+        }
+        if (role instanceof ServiceHandler s) {
+            return s.value();
+        }
+        return ((WrapperFacade) role).value();
+    }
+
+    /** Reactor: demultiplexes events on many handles and dispatches them to event handlers. */
+    @Retention(RetentionPolicy.RUNTIME)
+    @Target(ElementType.TYPE)
+    @interface Reactor {
+        String value();
+    }
+
+    /** Acceptor-Connector: accepts connections passively, and makes and activates a service handler for each. */
+    @Retention(RetentionPolicy.RUNTIME)
+    @Target(ElementType.TYPE)
+    @interface Acceptor {
+        String value();
+    }
+
+    /** Reactor: reacts to the events of one handle (here, also the service handler's transport). */
+    @Retention(RetentionPolicy.RUNTIME)
+    @Target(ElementType.TYPE)
+    @interface ConcreteEventHandler {
+        String value();
+    }
+
+    /** Acceptor-Connector: the application logic of one connection, apart from how it was set up. */
+    @Retention(RetentionPolicy.RUNTIME)
+    @Target(ElementType.TYPE)
+    @interface ServiceHandler {
+        String value();
+    }
+
+    /** Wrapper Facade: low-level functions behind a narrower, safer, object-shaped interface. */
+    @Retention(RetentionPolicy.RUNTIME)
+    @Target(ElementType.TYPE)
+    @interface WrapperFacade {
+        String value();
     }
 }

@@ -154,6 +154,14 @@ public final class EchoTests {
         t.add(new Test("a port in use: one clear line, exit 1", EchoTests::portInUse));
         t.add(new Test("logs connections with peer and count, timestamped, no lines by default", EchoTests::logging));
         t.add(new Test("--verbose logs each line, --quiet logs nothing per connection", EchoTests::verboseAndQuiet));
+        // more services on the same reactor
+        t.add(new Test("quote: sends the quote and \\r\\n, then closes", EchoTests::quote));
+        t.add(new Test("chat: the telnet transcript of the notes, with four members", EchoTests::chatTranscript));
+        t.add(new Test("chat: a name taken or empty is asked again; a leaver's name is free", EchoTests::chatNames));
+        t.add(new Test("chat: a line longer than --max-line goes out in pieces, nothing lost", EchoTests::chatLongLine));
+        t.add(new Test("chat: a member who resets mid-broadcast is forgotten; the room goes on", EchoTests::chatResetMidBroadcast));
+        t.add(new Test("chat: a member who never reads is dropped past 1 MiB; the others get everything", EchoTests::chatNonReader));
+        t.add(new Test("echo, quote and chat on one reactor: the echo unaffected while the chat is busy", EchoTests::threeServices));
         // the client
         t.add(new Test("client: message mode prints the reply and exits 0", EchoTests::clientMessage));
         t.add(new Test("client: non-ASCII arguments round-trip exactly", EchoTests::clientUtf8));
@@ -644,6 +652,210 @@ public final class EchoTests {
         }
     }
 
+    // ============================================ more services on the same reactor
+
+    static void quote() throws Exception {
+        try (Server server = Server.start("--qotd", "0")) {
+            check(server.stdout().matches("(?s)echo server listening on \\*:\\d+ \\(all interfaces\\)\n"
+                    + "quote server listening on \\*:\\d+ \\(all interfaces\\)\n"), "stdout was: " + server.stdout());
+            try (Socket s = connect(server.port("quote"))) {
+                assertBytes(bytes("An apple a day keeps the doctor away\r\n"), readToEnd(s), "the default quote");
+            }
+            assertBytes(bytes("echo\n"), roundTrip(server.port, bytes("echo\n")), "the echo beside it");
+        }
+        try (Server server = Server.start("--qotd", "0", "--quote", "Carpe diem ✓"); Socket s = connect(server.port("quote"))) {
+            assertBytes(bytes("Carpe diem ✓\r\n"), readToEnd(s), "--quote");
+            server.awaitLog("closed (0 open)", 5000);
+        }
+    }
+
+    /** Connects to the chat and takes a name; returns the member's socket. */
+    static Socket chatMember(int port, String name) throws Exception {
+        Socket s = connect(port);
+        expect(s, "What's your name?\r\n");
+        send(s, name + "\r\n");
+        expect(s, "Welcome, " + name + "!\r\n");
+        return s;
+    }
+
+    static void send(Socket s, String text) throws IOException {
+        s.getOutputStream().write(bytes(text));
+    }
+
+    static void expect(Socket s, String text) throws IOException {
+        byte[] expected = bytes(text);
+        assertBytes(expected, readExactly(s, expected.length), "what " + s.getLocalPort() + " received");
+    }
+
+    static void chatTranscript() throws Exception {
+        try (Server server = Server.start("--chat", "0")) {
+            int port = server.port("chat");
+            Socket test = chatMember(port, "test");
+            Socket alice = chatMember(port, "alice");
+            Socket carrol = chatMember(port, "carrol");
+            Socket bob = connect(port);
+            ByteArrayOutputStream seen = new ByteArrayOutputStream(); // what bob's telnet shows, typed lines included
+            String[][] session = {
+                {null, "What's your name?"}, {"bob", "test"}, {null, "Name taken, please choose another."},
+                {"bob", "bob"}, {null, "Welcome, bob!"}, {"bob", "hello"}, {"alice", "hi bob"},
+                {"bob", "twisted makes writing servers so easy!"}, {"alice", "I couldn't agree more"},
+                {"carrol", "yeah, it's great"}};
+            Map<String, Socket> members = Map.of("bob", bob, "alice", alice, "carrol", carrol);
+            for (String[] step : session) {
+                String who = step[0];
+                String text = step[1];
+                if (who == null) { // the server speaks to bob
+                    expect(bob, text + "\r\n");
+                    seen.write(bytes(text + "\n"));
+                } else if (who.equals("bob")) {
+                    send(bob, text + "\r\n"); // telnet sends \r\n
+                    seen.write(bytes(text + "\n"));
+                } else {
+                    send(members.get(who), text + "\n"); // \n alone works as well
+                    expect(bob, "<" + who + "> " + text + "\r\n");
+                    seen.write(bytes("<" + who + "> " + text + "\n"));
+                }
+            }
+            expect(test, "<bob> hello\r\n<alice> hi bob\r\n<bob> twisted makes writing servers so easy!\r\n"
+                    + "<alice> I couldn't agree more\r\n<carrol> yeah, it's great\r\n");
+            expect(alice, "<bob> hello\r\n<bob> twisted makes writing servers so easy!\r\n<carrol> yeah, it's great\r\n");
+            expect(carrol, "<bob> hello\r\n<alice> hi bob\r\n<bob> twisted makes writing servers so easy!\r\n"
+                    + "<alice> I couldn't agree more\r\n");
+            String transcript = String.join("\n", "What's your name?", "test", "Name taken, please choose another.",
+                    "bob", "Welcome, bob!", "hello", "<alice> hi bob", "twisted makes writing servers so easy!",
+                    "<alice> I couldn't agree more", "<carrol> yeah, it's great", "");
+            check(seen.toString(StandardCharsets.UTF_8).equals(transcript), "bob's session:\n" + seen);
+            for (Socket s : List.of(test, alice, carrol, bob)) {
+                expectNothing(s, 100); // nobody hears their own lines
+            }
+        }
+    }
+
+    static void chatNames() throws Exception {
+        try (Server server = Server.start("--chat", "0")) {
+            int port = server.port("chat");
+            Socket ann = chatMember(port, "ann");
+            Socket other = connect(port);
+            expect(other, "What's your name?\r\n");
+            send(other, "\r\n");
+            expect(other, "What's your name?\r\n"); // an empty name is no name
+            send(other, "ann\n");
+            expect(other, "Name taken, please choose another.\r\n");
+            send(other, "Zoë ✓\n");
+            expect(other, "Welcome, Zoë ✓!\r\n");
+            send(other, "grüße\n");
+            expect(ann, "<Zoë ✓> grüße\r\n");
+            ann.close();
+            server.awaitLog("closed (1 open)", 5000);
+            Socket again = chatMember(port, "ann"); // the leaver's name is free again
+            send(other, "welcome back\n");
+            expect(again, "<Zoë ✓> welcome back\r\n");
+        }
+    }
+
+    static void chatLongLine() throws Exception {
+        try (Server server = Server.start("--chat", "0", "--max-line", "1024")) {
+            int port = server.port("chat");
+            Socket a = chatMember(port, "a");
+            Socket b = chatMember(port, "b");
+            String line = "x".repeat(2500);
+            send(a, line + "\n");
+            expect(b, "<a> " + line.substring(0, 1024) + "\r\n<a> " + line.substring(1024, 2048) + "\r\n<a> "
+                    + line.substring(2048) + "\r\n");
+        }
+    }
+
+    static void chatResetMidBroadcast() throws Exception {
+        try (Server server = Server.start("--chat", "0")) {
+            int port = server.port("chat");
+            Socket a = chatMember(port, "a");
+            Socket b = chatMember(port, "b");
+            Socket c = chatMember(port, "c");
+            StringBuilder lines = new StringBuilder();
+            StringBuilder heard = new StringBuilder();
+            for (int i = 0; i < 2000; i++) {
+                lines.append("message ").append(i).append('\n');
+                heard.append("<a> message ").append(i).append("\r\n");
+            }
+            c.setSoLinger(true, 0);
+            c.close(); // a reset, racing with the broadcast below
+            send(a, lines.toString());
+            expect(b, heard.toString());
+            server.awaitLog("(2 open)", 5000);
+            Socket c2 = chatMember(port, "c");
+            send(b, "still here\n");
+            expect(a, "<b> still here\r\n");
+            expect(c2, "<b> still here\r\n");
+        }
+    }
+
+    static void chatNonReader() throws Exception {
+        try (Server server = Server.start("--chat", "0")) {
+            int port = server.port("chat");
+            Socket a = chatMember(port, "a");
+            Socket b = chatMember(port, "b");
+            Socket idle = chatMember(port, "idle"); // never reads again
+            String text = "y".repeat(200);
+            int count = 40_000; // 8 MiB to each other member: more than the kernel's buffers take
+            Thread writer = daemon(() -> {
+                for (int i = 0; i < count; i++) {
+                    send(a, text + "\n");
+                }
+            });
+            byte[] line = bytes("<a> " + text + "\r\n");
+            InputStream in = b.getInputStream();
+            for (int i = 0; i < count; i++) {
+                assertBytes(line, readExactly(b, line.length), "line " + i + " at b");
+            }
+            writer.join(10_000);
+            server.awaitLog("closed: more than 1048576 bytes unsent", 5000);
+            check(in.available() == 0, "b received more than was sent");
+            send(b, "after\n");
+            expect(a, "<b> after\r\n");
+            check(idle.isConnected(), "idle socket");
+        }
+    }
+
+    static void threeServices() throws Exception {
+        try (Server server = Server.start("--qotd", "0", "--chat", "0", "--quiet")) {
+            int chat = server.port("chat");
+            Socket a = chatMember(chat, "a");
+            Socket b = chatMember(chat, "b");
+            String text = "z".repeat(100);
+            byte[] heard = bytes("<a> " + text + "\r\n");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+            AtomicLong received = new AtomicLong();
+            Thread talker = daemon(() -> {
+                while (System.nanoTime() < deadline) {
+                    send(a, (text + "\n").repeat(50));
+                }
+            });
+            AtomicLong wrong = new AtomicLong();
+            daemon(() -> {
+                byte[] got;
+                while ((got = b.getInputStream().readNBytes(heard.length)).length == heard.length) {
+                    (Arrays.equals(got, heard) ? received : wrong).incrementAndGet();
+                }
+            });
+            int pings = 0;
+            while (System.nanoTime() < deadline) {
+                long start = System.nanoTime();
+                byte[] message = lines(new Random(pings), 100_000, 1, 200);
+                assertBytes(message, roundTrip(server.port, message), "echo while the chat is busy");
+                try (Socket q = connect(server.port("quote"))) {
+                    assertBytes(bytes("An apple a day keeps the doctor away\r\n"), readToEnd(q), "quote while the chat is busy");
+                }
+                long took = (System.nanoTime() - start) / 1_000_000;
+                check(took < 1000, "an echo and a quote took " + took + " ms while the chat was busy");
+                pings++;
+            }
+            talker.join(5000);
+            check(received.get() > 1000, "the chat carried only " + received.get() + " lines meanwhile");
+            check(pings > 3, "only " + pings + " echoes in 3 s");
+            check(wrong.get() == 0, wrong.get() + " chat lines differed from what was sent");
+        }
+    }
+
     // ================================================================ the client
 
     static List<String> client(String... args) {
@@ -703,37 +915,46 @@ public final class EchoTests {
         }
     }
 
-    /** The four role annotations, their values, the class comments, --roles and PATTERNS.md agree. */
+    /** Which classes carry which role annotation: the structure PATTERNS.md describes. */
+    static final Map<String, List<String>> ROLES = Map.of(
+            "Reactor", List.of("SelectorReactor"),
+            "Acceptor", List.of("SocketAcceptor"),
+            "ConcreteEventHandler", List.of("Connection"),
+            "ServiceHandler", List.of("EchoService", "QuoteService", "ChatService"),
+            "WrapperFacade", List.of("SocketStream"));
+
+    /** The role annotations, their values, --roles and PATTERNS.md agree; each sentence is said once in the code. */
     static void roles() throws Exception {
         String source = Files.readString(root.resolve("EchoServer.java"));
         String patterns = Files.readString(root.resolve("PATTERNS.md"));
-        Map<String, String> expected = Map.of(
-                "Reactor", "SelectorReactor", "Acceptor", "EchoAcceptor",
-                "ServiceHandler", "LineHandler", "WrapperFacade", "SocketStream");
         StringBuilder rolesOutput = new StringBuilder();
+        Map<String, List<String>> found = new LinkedHashMap<>();
         try (URLClassLoader loader = new URLClassLoader(new URL[] {classes.toUri().toURL()}, null)) {
             Class<?> server = loader.loadClass("EchoServer");
-            Map<String, String> found = new LinkedHashMap<>();
             for (Class<?> type : server.getDeclaredClasses()) {
                 for (Annotation a : type.getAnnotations()) {
                     String role = a.annotationType().getSimpleName();
-                    if (!expected.containsKey(role)) {
+                    if (!ROLES.containsKey(role)) {
                         continue;
                     }
                     check(a.annotationType().getAnnotation(java.lang.annotation.Retention.class) != null, role + " not kept at run time");
                     Method value = a.annotationType().getDeclaredMethod("value");
                     value.setAccessible(true); // the annotation types are package-private, as nested types
                     String sentence = (String) value.invoke(a);
-                    found.put(role, type.getSimpleName());
+                    found.computeIfAbsent(role, r -> new ArrayList<>()).add(type.getSimpleName());
                     rolesOutput.append(type.getSimpleName()).append(": @").append(role).append(": ").append(sentence).append('\n');
                     check(sentence.startsWith("Plays the "), type.getSimpleName() + "'s role sentence should say which role it plays");
-                    check(oneLine(commentAbove(source, "@" + role + "(")).contains(sentence),
-                            "the comment above " + type.getSimpleName() + " does not say: " + sentence);
+                    check(count(source, sentence) == 1, type.getSimpleName() + "'s role sentence should stand once in EchoServer.java, in its annotation");
                     check(oneLine(patterns).contains(sentence), "PATTERNS.md does not say, for " + type.getSimpleName() + ": " + sentence);
                 }
             }
-            check(found.equals(expected), "role annotations found: " + found + ", expected " + expected);
         }
+        for (List<String> types : found.values()) {
+            Collections.sort(types);
+        }
+        Map<String, List<String>> expected = new LinkedHashMap<>();
+        ROLES.forEach((role, types) -> expected.put(role, types.stream().sorted().toList()));
+        check(found.equals(expected), "role annotations found: " + found + ", expected " + expected);
         Result r = run(List.of(java, "-cp", classes.toString(), "EchoServer", "--roles"), 20_000);
         check(r.status == 0, "--roles exit status " + r.status);
         List<String> printed = new ArrayList<>(List.of(r.stdout.split("\n")));
@@ -741,6 +962,9 @@ public final class EchoTests {
         Collections.sort(printed);
         Collections.sort(wanted);
         check(printed.equals(wanted), "--roles printed:\n" + r.stdout + "expected:\n" + rolesOutput);
+        for (String service : List.of("EchoService", "QuoteService", "ChatService")) {
+            check(r.stdout.contains(service + ": @ServiceHandler: "), "--roles does not list the service " + service);
+        }
     }
 
     static final Pattern LINK = Pattern.compile("\\[`([^`]+)`\\]\\(EchoServer\\.java#L(\\d+)(?:-L(\\d+))?\\)");
@@ -770,7 +994,8 @@ public final class EchoTests {
         }
         check(links >= 20, "only " + links + " line links in PATTERNS.md");
         check(wrong.isEmpty(), String.join("; ", wrong));
-        for (String type : List.of("SelectorReactor", "EchoAcceptor", "LineHandler", "SocketStream", "EventHandler")) {
+        for (String type : List.of("SelectorReactor", "SocketAcceptor", "Connection", "EchoService", "QuoteService",
+                "ChatRoom", "ChatService", "SocketStream", "EventHandler", "ServiceFactory", "Transport", "Service")) {
             check(patterns.contains("[`" + type + "`](EchoServer.java#L"), "PATTERNS.md has no line link for " + type);
         }
     }
@@ -826,21 +1051,6 @@ public final class EchoTests {
             }
         }
         return source.size() - 1;
-    }
-
-    /** The // comment lines just above the line that starts with the given text. */
-    static String commentAbove(String source, String start) {
-        String[] lines = source.split("\n");
-        for (int i = 0; i < lines.length; i++) {
-            if (lines[i].trim().startsWith(start)) {
-                StringBuilder comment = new StringBuilder();
-                for (int j = i - 1; j >= 0 && lines[j].trim().startsWith("//"); j--) {
-                    comment.insert(0, lines[j].trim().substring(2) + " ");
-                }
-                return comment.toString();
-            }
-        }
-        return "";
     }
 
     static String oneLine(String text) {
@@ -901,6 +1111,18 @@ public final class EchoTests {
 
         long pid() {
             return process.pid();
+        }
+
+        /** The port of a service, from its "NAME server listening on ADDRESS:PORT" line. */
+        int port(String service) throws InterruptedException {
+            Pattern line = Pattern.compile(service + " server listening on \\S*:(\\d+)");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            Matcher m;
+            while (!(m = line.matcher(stdout())).find()) {
+                check(System.nanoTime() < deadline, "no " + service + " listening line in:\n" + stdout());
+                Thread.sleep(10);
+            }
+            return Integer.parseInt(m.group(1));
         }
 
         synchronized String stdout() {
