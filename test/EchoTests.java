@@ -132,6 +132,7 @@ public final class EchoTests {
         // long lines
         t.add(new Test("echoes a 1 MiB line", EchoTests::oneMebibyteLine));
         t.add(new Test("echoes a line longer than --max-line in pieces of --max-line", EchoTests::pieces));
+        t.add(new Test("with a --max-line above the read buffer, long lines are held whole", EchoTests::largeMaxLine));
         t.add(new Test("echoes 16 MiB without newline as it arrives, memory bounded", EchoTests::sixteenMebibytes));
         // load and backpressure
         t.add(new Test("a client that never reads is paused; others are served; nothing lost", EchoTests::slowReader));
@@ -305,6 +306,24 @@ public final class EchoTests {
             byte[] rest = Arrays.copyOf(part, 453);
             rest[452] = '\n';
             assertBytes(rest, readExactly(s, 453), "the rest of the line");
+        }
+    }
+
+    static void largeMaxLine() throws Exception {
+        try (Server server = Server.start("--max-line", "300000")) {
+            byte[] message = lines(new Random(11), 3_000_000, 1, 290_000);
+            assertBytes(message, roundTrip(server.port, message), "lines of up to 290000 bytes");
+            try (Socket s = connect(server.port)) {
+                byte[] part = new byte[250_000];
+                Arrays.fill(part, (byte) 'w');
+                s.getOutputStream().write(part);
+                expectNothing(s, 300); // 250000 bytes held, not echoed yet: the line is not over
+                s.getOutputStream().write(part); // 500000: one piece of 300000 comes back
+                byte[] piece = new byte[300_000];
+                Arrays.fill(piece, (byte) 'w');
+                assertBytes(piece, readExactly(s, piece.length), "one piece of --max-line");
+                expectNothing(s, 300); // the other 200000 wait for the rest of their line
+            }
         }
     }
 
@@ -700,27 +719,33 @@ public final class EchoTests {
                 {"bob", "bob"}, {null, "Welcome, bob!"}, {"bob", "hello"}, {"alice", "hi bob"},
                 {"bob", "twisted makes writing servers so easy!"}, {"alice", "I couldn't agree more"},
                 {"carrol", "yeah, it's great"}};
-            Map<String, Socket> members = Map.of("bob", bob, "alice", alice, "carrol", carrol);
+            Map<String, Socket> members = new LinkedHashMap<>(Map.of("test", test, "alice", alice, "carrol", carrol));
             for (String[] step : session) {
                 String who = step[0];
                 String text = step[1];
                 if (who == null) { // the server speaks to bob
                     expect(bob, text + "\r\n");
                     seen.write(bytes(text + "\n"));
-                } else if (who.equals("bob")) {
+                    if (text.startsWith("Welcome")) {
+                        members.put("bob", bob);
+                    }
+                    continue;
+                }
+                if (who.equals("bob")) {
                     send(bob, text + "\r\n"); // telnet sends \r\n
                     seen.write(bytes(text + "\n"));
                 } else {
                     send(members.get(who), text + "\n"); // \n alone works as well
-                    expect(bob, "<" + who + "> " + text + "\r\n");
                     seen.write(bytes("<" + who + "> " + text + "\n"));
                 }
+                if (members.containsKey(who)) { // a chat line: every other member hears it, before anyone speaks again
+                    for (Map.Entry<String, Socket> member : members.entrySet()) {
+                        if (!member.getKey().equals(who)) {
+                            expect(member.getValue(), "<" + who + "> " + text + "\r\n");
+                        }
+                    }
+                }
             }
-            expect(test, "<bob> hello\r\n<alice> hi bob\r\n<bob> twisted makes writing servers so easy!\r\n"
-                    + "<alice> I couldn't agree more\r\n<carrol> yeah, it's great\r\n");
-            expect(alice, "<bob> hello\r\n<bob> twisted makes writing servers so easy!\r\n<carrol> yeah, it's great\r\n");
-            expect(carrol, "<bob> hello\r\n<alice> hi bob\r\n<bob> twisted makes writing servers so easy!\r\n"
-                    + "<alice> I couldn't agree more\r\n");
             String transcript = String.join("\n", "What's your name?", "test", "Name taken, please choose another.",
                     "bob", "Welcome, bob!", "hello", "<alice> hi bob", "twisted makes writing servers so easy!",
                     "<alice> I couldn't agree more", "<carrol> yeah, it's great", "");
@@ -792,9 +817,9 @@ public final class EchoTests {
     static void chatNonReader() throws Exception {
         try (Server server = Server.start("--chat", "0")) {
             int port = server.port("chat");
+            Socket idle = chatMember(port, "idle"); // never reads again; first in the room, so dropped mid-broadcast
             Socket a = chatMember(port, "a");
             Socket b = chatMember(port, "b");
-            Socket idle = chatMember(port, "idle"); // never reads again
             String text = "y".repeat(200);
             int count = 40_000; // 8 MiB to each other member: more than the kernel's buffers take
             Thread writer = daemon(() -> {
