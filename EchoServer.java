@@ -27,44 +27,53 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SelectableChannel;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
+import java.nio.channels.Pipe;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 public final class EchoServer {
 
     public static void main(String[] args) {
         Options options = Options.parseOrExit(args);
+        loadClassesNeededWhenOutOfDescriptors();
         SelectorReactor reactor = SelectorReactor.openOrExit();
+        Connections connections = new Connections(reactor, options.maxLine, options.idleTimeoutSeconds * 1000L, options.memoryBudget);
 
         // One reactor, one acceptor per service; only the factory differs.
-        listen(reactor, options, "echo", options.port, EchoService::new);
+        listen(connections, options, "echo", options.port, EchoService::new);
         if (options.qotdPort >= 0) {
             ByteBuffer quote = ByteBuffer.wrap((options.quote + "\r\n").getBytes(StandardCharsets.UTF_8));
-            listen(reactor, options, "quote", options.qotdPort, () -> new QuoteService(quote));
+            listen(connections, options, "quote", options.qotdPort, () -> new QuoteService(quote));
         }
         if (options.chatPort >= 0) {
-            listen(reactor, options, "chat", options.chatPort, new ChatRoom());
+            listen(connections, options, "chat", options.chatPort, new ChatRoom());
         }
         Log.info("started: pid " + ProcessHandle.current().pid() + ", Java " + Runtime.version()
-                + ", max line " + options.maxLine + " bytes");
+                + ", max line " + options.maxLine + " bytes, idle timeout " + options.idleTimeoutSeconds
+                + " s, memory budget " + options.memoryBudget + " bytes");
 
         // Ctrl-C and SIGTERM run shutdown hooks on another thread: the hook only asks the
         // reactor to stop and waits for it, so every socket is closed by the reactor thread.
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             reactor.stop();
             reactor.awaitStopped(SelectorReactor.SHUTDOWN_WAIT_MILLIS);
+            Log.flush(Log.FLUSH_WAIT_MILLIS);
         }, "shutdown"));
         if (!reactor.run()) {
             System.exit(1);
@@ -143,8 +152,12 @@ public final class EchoServer {
         boolean run() {
             try {
                 while (running) {
-                    selector.select(dispatcher, millisToNextTimer());
-                    runDueTimers();
+                    try {
+                        selector.select(dispatcher, millisToNextTimer());
+                        runDueTimers();
+                    } catch (RuntimeException | Error e) { // out of memory in select itself: try again
+                        Log.failure("event loop", e);
+                    }
                 }
                 return true;
             } catch (IOException e) {
@@ -156,15 +169,18 @@ public final class EchoServer {
             }
         }
 
-        /** Dispatch by attachment: the key carries its handler. One failure never ends the loop. */
+        /**
+         * Dispatch by attachment: the key carries its handler. Whatever one handler throws, an
+         * Error such as OutOfMemoryError included, ends that handler only, never the loop.
+         */
         private void dispatch(SelectionKey key) {
             if (!key.isValid()) {
                 return; // removed by an earlier handler in this same batch
             }
             try {
                 ((EventHandler) key.attachment()).handleEvent(key);
-            } catch (RuntimeException e) {
-                Log.error("handler failed, removing it: " + e);
+            } catch (Throwable e) {
+                Log.failure("handler", e);
                 remove(key);
             }
         }
@@ -181,7 +197,11 @@ public final class EchoServer {
         private void runDueTimers() {
             long now = System.nanoTime();
             while (!timers.isEmpty() && timers.peek().deadline() - now <= 0) {
-                timers.poll().task().run();
+                try {
+                    timers.poll().task().run();
+                } catch (Throwable e) {
+                    Log.failure("timer", e);
+                }
             }
         }
 
@@ -240,16 +260,16 @@ public final class EchoServer {
         // After a failed accept (too many open files) stop accepting this long instead of spinning.
         static final long ACCEPT_RETRY_MILLIS = 1000;
 
+        private final Connections connections;
         private final SelectorReactor reactor;
         private final ServiceFactory factory;
-        private final int maxLine;
         private ServerSocketChannel listener;
         private SelectionKey listenerKey;
 
-        SocketAcceptor(SelectorReactor reactor, ServiceFactory factory, int maxLine) {
-            this.reactor = reactor;
+        SocketAcceptor(Connections connections, ServiceFactory factory) {
+            this.connections = connections;
+            this.reactor = connections.reactor;
             this.factory = factory;
-            this.maxLine = maxLine;
         }
 
         /** Opens the passive-mode endpoint and registers it for accept events. */
@@ -275,36 +295,44 @@ public final class EchoServer {
                 if (channel == null) {
                     return; // none waiting, or accepting is paused
                 }
-                Service service = factory.makeService();
-                activate(channel, service);
+                try {
+                    Service service = factory.makeService();
+                    activate(channel, service);
+                } catch (Throwable e) { // that connection's failure, never the listener's
+                    Log.failure("setting up a connection", e);
+                    closeQuietly(channel);
+                }
             }
         }
 
         private SocketChannel accept() {
             try {
                 return listener.accept();
-            } catch (IOException e) {
-                pauseAccepting(e);
+            } catch (IOException | RuntimeException | Error e) {
+                if (e instanceof IOException && connections.evictLongestIdle()) {
+                    Log.error("accept failed: " + Log.reason(e) + "; made room by closing the connection idle longest");
+                } else {
+                    pauseAccepting(e);
+                }
                 return null;
             }
         }
 
         /** Puts the new socket behind its wrapper facade and hands it, with the service, to a connection. */
-        private void activate(SocketChannel channel, Service service) {
+        private void activate(SocketChannel channel, Service service) throws IOException {
+            new Connection(connections, new SocketStream(channel), service).open();
+        }
+
+        private static void closeQuietly(SocketChannel channel) {
             try {
-                new Connection(reactor, new SocketStream(channel), service, maxLine).open();
+                channel.close();
             } catch (IOException e) {
-                Log.error("could not set up a new connection: " + Log.reason(e));
-                try {
-                    channel.close();
-                } catch (IOException ignored) {
-                    // it never became a connection
-                }
+                // it never became a connection
             }
         }
 
         /** The listener stays ready while accept fails, so waiting on it again would spin. */
-        private void pauseAccepting(IOException e) {
+        private void pauseAccepting(Throwable e) {
             Log.error("accept failed: " + Log.reason(e) + "; pausing accepts for " + ACCEPT_RETRY_MILLIS + " ms");
             reactor.setInterest(listenerKey, 0);
             reactor.schedule(ACCEPT_RETRY_MILLIS, () -> {
@@ -347,40 +375,51 @@ public final class EchoServer {
         // Pausing input cannot slow what other connections write to a peer (a chat member):
         // a peer that lets this much pile up is disconnected instead.
         static final int MAX_UNSENT = 1024 * 1024;
+        // Small writes are gathered into queued buffers of at least this size, so that a peer
+        // sent many tiny lines costs its bytes in heap, not a buffer object per line.
+        static final int MIN_QUEUED = 4 * 1024;
 
-        static int openCount; // connections open now, for the log; only the reactor thread touches it
-
+        private final Connections all;
         private final SelectorReactor reactor;
         private final SocketStream stream;
         private final Service service;
-        private final int maxLine;
         private SelectionKey key;
         private int interest;
         // Per-connection buffers exist only while they hold data, so idle connections are cheap.
         private ByteBuffer held;                  // the start of an unfinished line, or null
         private ArrayDeque<ByteBuffer> unsent;    // bytes the socket has not taken yet, or null
         private int unsentBytes;
+        private long heapHeld;                    // what held and unsent cost, counted in the budget
         private boolean inputOpen = true;
-        private boolean readingPaused;
+        private boolean readingPaused;            // by this connection's water marks
+        private boolean memoryPaused;             // by the budget over all connections
         private boolean closing;                  // loseConnection: close once nothing is unsent
         private boolean closed;
-        private Exception closeCause;
+        private String closeReason;               // null for an orderly close
+        long lastActive;                          // for the idle timeout (Connections keeps the order)
+        Connection older;
+        Connection newer;
 
-        Connection(SelectorReactor reactor, SocketStream stream, Service service, int maxLine) {
-            this.reactor = reactor;
+        Connection(Connections all, SocketStream stream, Service service) {
+            this.all = all;
+            this.reactor = all.reactor;
             this.stream = stream;
             this.service = service;
-            this.maxLine = maxLine;
         }
 
         /** Activation: the acceptor calls it once; from then on the reactor calls handleEvent. */
         void open() throws IOException {
             key = stream.register(reactor, SelectionKey.OP_READ, this);
             interest = SelectionKey.OP_READ;
-            openCount++;
-            Log.connection(stream.peer(), "opened", openCount);
-            service.connectionMade(this);
-            afterEvent();
+            all.opened(this);
+            Log.connection(stream.peer(), "opened", all.open);
+            try {
+                service.connectionMade(this);
+                afterEvent();
+            } catch (Throwable e) { // as in dispatch: the service's failure ends this connection only
+                Log.failure("service", e);
+                close("failed: " + e);
+            }
         }
 
         @Override
@@ -393,7 +432,7 @@ public final class EchoServer {
                     readInput();
                 }
             } catch (IOException e) {
-                close(e);
+                close(Log.reason(e));
             }
             afterEvent();
         }
@@ -413,14 +452,19 @@ public final class EchoServer {
 
         private void readInput() throws IOException {
             ByteBuffer in = reactor.readBuffer();
-            in.limit(in.capacity()).position(SelectorReactor.READ_SIZE);
+            int room = all.underPressure() ? Connections.SMALL_READ : SelectorReactor.READ_SIZE;
+            in.limit(SelectorReactor.READ_SIZE + room).position(SelectorReactor.READ_SIZE);
             int count = stream.read(in);
             in.limit(in.position()).position(SelectorReactor.READ_SIZE);
+            all.active(this);
             in = joinHeld(in);
             if (count < 0) {
                 endOfInput(in);
             } else {
                 frame(in, in.limit() - count);
+            }
+            if (held != null) {
+                account(cost(held));
             }
         }
 
@@ -435,15 +479,22 @@ public final class EchoServer {
             }
             ByteBuffer start = held;
             held = null;
+            account(-cost(start));
             if (start.remaining() <= in.position()) {
                 in.position(in.position() - start.remaining());
                 in.put(in.position(), start, start.position(), start.remaining());
                 return in;
             }
             int size = start.remaining() + in.remaining();
-            ByteBuffer joined = size <= start.capacity() - start.position() ? start
-                    : ByteBuffer.allocate(Math.min(Math.max(2 * start.capacity(), size), maxLine + SelectorReactor.READ_SIZE))
-                            .put(start).flip();
+            ByteBuffer joined = start;
+            if (size > start.capacity() - start.position()) { // grow by doubling, within max-line and the budget
+                int capacity = Math.min(Math.max(2 * start.capacity(), size), all.maxLine + SelectorReactor.READ_SIZE);
+                if (!all.canHold(capacity)) {
+                    deliver(start, start.position(), start.limit()); // memory is short: pass it on as a piece
+                    return in;
+                }
+                joined = ByteBuffer.allocate(capacity).put(start).flip();
+            }
             int end = joined.limit();
             joined.limit(end + in.remaining());
             joined.put(end, in, in.position(), in.remaining());
@@ -459,17 +510,20 @@ public final class EchoServer {
             int from = in.position();  // the first byte not yet delivered
             int lineStart = from;      // a line starting here must end within max-line bytes
             while (!closed) {
-                int windowEnd = Math.min(in.limit(), lineStart + maxLine);
+                int windowEnd = Math.min(in.limit(), lineStart + all.maxLine);
                 int end = endOfLastLine(in, Math.max(lineStart, fresh), windowEnd);
                 if (end > 0) {
                     lineStart = end; // every line up to here is short enough
-                } else if (windowEnd - lineStart == maxLine) {
+                } else if (windowEnd - lineStart == all.maxLine) {
                     lineStart = windowEnd; // max-line bytes and no '\n': pass them on as a piece
                     deliver(in, from, lineStart);
                     from = lineStart;
                 } else {
                     break; // the rest is an unfinished line, shorter than max-line
                 }
+            }
+            if (all.underPressure() && !closed) {
+                lineStart = in.limit(); // memory is short: pass the unfinished rest on rather than hold it
             }
             if (lineStart > from) {
                 deliver(in, from, lineStart);
@@ -520,41 +574,55 @@ public final class EchoServer {
             }
             int start = bytes.position();
             try {
-                if (unsent == null) {
-                    stream.write(bytes); // write first: OP_WRITE only when the socket is full
+                if (unsent == null && stream.write(bytes) > 0) { // write first: OP_WRITE only when the socket is full
+                    all.active(this);
                 }
                 if (bytes.hasRemaining()) {
                     queue(bytes);
                 }
             } catch (IOException e) {
-                close(e);
+                close(Log.reason(e));
             } finally {
                 bytes.position(start);
             }
-            if (unsentBytes > MAX_UNSENT) {
-                close(new IOException("more than " + MAX_UNSENT + " bytes unsent: the peer is not reading"));
+            if (unsentBytes > all.unsentLimit()) {
+                close("more than " + all.unsentLimit() + " bytes unsent: the peer is not reading");
             } else if (!closed) {
                 updateInterest(); // another connection may be writing to us: OP_WRITE on now
             }
         }
 
-        /** Copies what the socket did not take: the caller's buffer (often the shared one) is reused. */
+        /** Copies what the socket did not take (the caller's buffer is reused), into the tail buffer if it has room. */
         private void queue(ByteBuffer rest) {
-            if (unsent == null) {
-                unsent = new ArrayDeque<>();
+            ByteBuffer tail = unsent == null ? null : unsent.peekLast();
+            if (tail == null || tail.capacity() - tail.limit() < rest.remaining()) {
+                tail = ByteBuffer.allocate(Math.max(rest.remaining(), MIN_QUEUED)).flip();
+                if (unsent == null) {
+                    unsent = new ArrayDeque<>();
+                }
+                unsent.add(tail);
+                account(cost(tail));
             }
-            unsent.add(ByteBuffer.allocate(rest.remaining()).put(rest).flip());
-            unsentBytes += unsent.peekLast().remaining();
+            int end = tail.limit();
+            tail.limit(end + rest.remaining());
+            tail.put(end, rest, rest.position(), rest.remaining());
+            unsentBytes += rest.remaining();
+            rest.position(rest.limit());
         }
 
         private void writeUnsent() throws IOException {
             while (unsent != null) {
                 ByteBuffer head = unsent.peek();
-                unsentBytes -= stream.write(head);
+                int written = stream.write(head);
+                unsentBytes -= written;
+                if (written > 0) {
+                    all.active(this);
+                }
                 if (head.hasRemaining()) {
                     return; // the socket is full again; write interest stays on
                 }
                 unsent.poll();
+                account(-cost(head));
                 if (unsent.isEmpty()) {
                     unsent = null;
                 }
@@ -579,8 +647,12 @@ public final class EchoServer {
             } else if (unsentBytes <= LOW_WATER) {
                 readingPaused = false;
             }
+            if (!memoryPaused && unsent != null && all.underPressure()) {
+                memoryPaused = true; // the budget is spent: who has output queued waits until it drains
+                all.pausedForMemory(this);
+            }
             int wanted = 0;
-            if (inputOpen && !readingPaused) {
+            if (inputOpen && !readingPaused && !memoryPaused) {
                 wanted |= SelectionKey.OP_READ;
             }
             if (unsent != null) {
@@ -592,12 +664,30 @@ public final class EchoServer {
             }
         }
 
+        /** Connections calls it when the budget has drained. */
+        void resume() {
+            memoryPaused = false;
+            if (!closed) {
+                updateInterest();
+            }
+        }
+
+        /** A buffer's cost in heap: its bytes and its object, so many small ones cannot hide. */
+        private static long cost(ByteBuffer buffer) {
+            return buffer.capacity() + Connections.BUFFER_OVERHEAD;
+        }
+
+        private void account(long bytes) {
+            heapHeld += bytes;
+            all.account(bytes);
+        }
+
         // ---- close: the one way out
 
         /** Every reason to close ends here; the reactor then calls handleClose. Safe to call twice. */
-        private void close(Exception cause) {
+        void close(String reason) {
             if (!closed) {
-                closeCause = cause;
+                closeReason = reason;
                 reactor.remove(key);
             }
         }
@@ -605,15 +695,12 @@ public final class EchoServer {
         @Override
         public void handleClose() {
             closed = true;
+            stream.close();
             held = null;
             unsent = null;
-            stream.close();
-            openCount--;
-            if (closeCause == null) {
-                Log.connection(stream.peer(), "closed", openCount);
-            } else { // a reset, a broken pipe, a peer not reading: the client's doing
-                Log.connection(stream.peer(), "closed: " + Log.reason(closeCause), openCount);
-            }
+            account(-heapHeld);
+            all.closed(this);
+            Log.connection(stream.peer(), closeReason == null ? "closed" : "closed: " + closeReason, all.open);
             service.connectionLost();
         }
 
@@ -626,6 +713,150 @@ public final class EchoServer {
                     start = i + 1;
                 }
             }
+        }
+    }
+
+    /** What all connections share: their limits, the memory budget over all of them, and which has been idle longest. */
+    static final class Connections {
+        // A buffer costs about this much heap beyond its bytes (object headers, the queue's slot).
+        static final int BUFFER_OVERHEAD = 64;
+        // While the budget is spent a connection reads at most this much at a time.
+        static final int SMALL_READ = 4 * 1024;
+        // Out of descriptors, a connection idle this long may be closed to make room for a new one.
+        static final long EVICT_IDLE_MILLIS = 5000;
+
+        final SelectorReactor reactor;
+        final int maxLine;
+        final long idleTimeoutMillis; // 0: never
+        final long budget;            // bytes held and queued over all connections, overheads included
+        int open;
+        private long buffered;
+        private boolean pressure;     // over the budget, and not yet back under three quarters of it
+        private long pressureSpells;
+        private final List<Connection> paused = new ArrayList<>();
+        private Connection oldest;    // the idle order: a list through the connections, oldest first
+        private Connection newest;
+        private boolean idleCheckScheduled;
+
+        Connections(SelectorReactor reactor, int maxLine, long idleTimeoutMillis, long budget) {
+            this.reactor = reactor;
+            this.maxLine = maxLine;
+            this.idleTimeoutMillis = idleTimeoutMillis;
+            this.budget = budget;
+        }
+
+        boolean underPressure() {
+            return pressure;
+        }
+
+        /** Whether one more buffer of this size fits in the budget. */
+        boolean canHold(int capacity) {
+            return !pressure && buffered + capacity + BUFFER_OVERHEAD <= budget;
+        }
+
+        /** The most a paused echo client can have unsent; normally at least 1 MiB (for a chat member). */
+        int unsentLimit() {
+            int pausedEcho = Connection.HIGH_WATER + SelectorReactor.READ_SIZE + maxLine;
+            return pressure ? pausedEcho : Math.max(pausedEcho, Connection.MAX_UNSENT);
+        }
+
+        void account(long bytes) {
+            buffered += bytes;
+            if (!pressure && buffered > budget) {
+                pressure = true;
+                pressureSpells++;
+                if (pressureSpells == 1) {
+                    Log.error("memory budget of " + budget + " bytes reached: lines are no longer held, and"
+                            + " connections with output queued stop reading until it drains (logged once)");
+                }
+            } else if (pressure && buffered < budget / 4 * 3) {
+                pressure = false;
+                List<Connection> resumed = List.copyOf(paused);
+                paused.clear();
+                for (Connection c : resumed) {
+                    c.resume();
+                }
+            }
+        }
+
+        void pausedForMemory(Connection c) {
+            paused.add(c);
+        }
+
+        void opened(Connection c) {
+            open++;
+            c.lastActive = System.nanoTime();
+            link(c);
+            scheduleIdleCheck();
+        }
+
+        void closed(Connection c) {
+            open--;
+            unlink(c);
+        }
+
+        /** Bytes went in or out: the connection is the newest in the idle order. */
+        void active(Connection c) {
+            c.lastActive = System.nanoTime();
+            if (c != newest) {
+                unlink(c);
+                link(c);
+            }
+        }
+
+        private void link(Connection c) {
+            c.older = newest;
+            c.newer = null;
+            if (newest != null) {
+                newest.newer = c;
+            } else {
+                oldest = c;
+            }
+            newest = c;
+        }
+
+        private void unlink(Connection c) {
+            if (c.older != null) {
+                c.older.newer = c.newer;
+            } else if (oldest == c) {
+                oldest = c.newer;
+            }
+            if (c.newer != null) {
+                c.newer.older = c.older;
+            } else if (newest == c) {
+                newest = c.older;
+            }
+            c.older = null;
+            c.newer = null;
+        }
+
+        private long idleMillis(Connection c) {
+            return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - c.lastActive);
+        }
+
+        /** One reactor timer, due when the oldest connection's idle time runs out. */
+        private void scheduleIdleCheck() {
+            if (idleTimeoutMillis > 0 && oldest != null && !idleCheckScheduled) {
+                idleCheckScheduled = true;
+                reactor.schedule(Math.max(0, idleTimeoutMillis - idleMillis(oldest)), this::closeIdle);
+            }
+        }
+
+        private void closeIdle() {
+            idleCheckScheduled = false;
+            while (oldest != null && idleMillis(oldest) >= idleTimeoutMillis) {
+                oldest.close("idle for " + idleTimeoutMillis / 1000 + " s");
+            }
+            scheduleIdleCheck();
+        }
+
+        /** Out of descriptors: closes the connection idle longest, if it has been idle a while. */
+        boolean evictLongestIdle() {
+            if (oldest == null || idleMillis(oldest) < EVICT_IDLE_MILLIS) {
+                return false;
+            }
+            oldest.close("idle for " + idleMillis(oldest) / 1000 + " s, closed to make room for a new connection");
+            return true;
         }
     }
 
@@ -822,10 +1053,14 @@ public final class EchoServer {
     static final int DEFAULT_MAX_LINE = 16 * 1024;
     static final int MAX_MAX_LINE = 64 * 1024 * 1024;
     static final String DEFAULT_QUOTE = "An apple a day keeps the doctor away";
+    // Five minutes: longer than a person pauses at a telnet prompt, short enough that
+    // connections left open and silent do not hold descriptors for ever.
+    static final int DEFAULT_IDLE_TIMEOUT = 300;
 
     static final String USAGE = String.join("\n",
             "usage: java EchoServer.java [--port N] [--host ADDR] [--qotd PORT] [--quote TEXT] [--chat PORT]",
-            "                            [--max-line BYTES] [--verbose | --quiet]",
+            "                            [--max-line BYTES] [--idle-timeout S] [--memory-budget BYTES]",
+            "                            [--verbose | --quiet]",
             "       java EchoServer.java --roles | --help",
             "  --port N          echo service port; 0 picks a free one (default " + DEFAULT_PORT + ")",
             "  --host ADDR       address to listen on, for every service (default: all interfaces)",
@@ -834,6 +1069,11 @@ public final class EchoServer {
             "  --chat PORT       also serve a chat room on PORT",
             "  --max-line BYTES  longest unfinished line held; longer lines are passed on in",
             "                    pieces of this size (default " + DEFAULT_MAX_LINE + ", 1 to " + MAX_MAX_LINE + ")",
+            "  --idle-timeout S  close a connection with no traffic for S seconds (default "
+                    + DEFAULT_IDLE_TIMEOUT + "; 0: never)",
+            "  --memory-budget BYTES  bytes held and queued over all connections before the",
+            "                    server stops reading from those that hold data (default: a",
+            "                    quarter of the maximum heap)",
             "  --verbose         also log every line received",
             "  --quiet           log errors only",
             "  --roles           print which class plays which pattern role, and exit",
@@ -841,7 +1081,7 @@ public final class EchoServer {
             "");
 
     /** Opens one service's acceptor on the reactor and prints where it listens; exits 1 if it cannot. */
-    static void listen(SelectorReactor reactor, Options options, String service, int port, ServiceFactory factory) {
+    static void listen(Connections connections, Options options, String service, int port, ServiceFactory factory) {
         InetSocketAddress address = options.host == null
                 ? new InetSocketAddress(port)
                 : new InetSocketAddress(options.host, port);
@@ -850,7 +1090,7 @@ public final class EchoServer {
         }
         InetSocketAddress bound = null;
         try {
-            bound = new SocketAcceptor(reactor, factory, options.maxLine).open(address);
+            bound = new SocketAcceptor(connections, factory).open(address);
         } catch (BindException e) {
             fail(bindFailure(address, e));
         } catch (IOException e) {
@@ -859,6 +1099,21 @@ public final class EchoServer {
         System.out.println(service + " server listening on " + (options.host == null
                 ? "*:" + bound.getPort() + " (all interfaces)" : Log.format(bound)));
         System.out.flush();
+    }
+
+    /**
+     * The JDK loads the classes behind a socket's write and close at their first use, and loading
+     * them takes a descriptor: done now, a server whose descriptors clients took first still works.
+     */
+    static void loadClassesNeededWhenOutOfDescriptors() {
+        try {
+            Pipe pipe = Pipe.open();
+            pipe.sink().write(ByteBuffer.allocate(1));
+            pipe.sink().close();
+            pipe.source().close();
+        } catch (IOException e) {
+            fail("cannot start: " + Log.reason(e));
+        }
     }
 
     /** Bind fails for a port in use, a port we may not take, or an address not on this host. */
@@ -892,6 +1147,8 @@ public final class EchoServer {
         String quote = DEFAULT_QUOTE;
         int chatPort = -1;
         int maxLine = DEFAULT_MAX_LINE;
+        int idleTimeoutSeconds = DEFAULT_IDLE_TIMEOUT;
+        long memoryBudget = Runtime.getRuntime().maxMemory() / 4;
         int logLevel = Log.NORMAL;
         boolean help;
         boolean roles;
@@ -930,14 +1187,16 @@ public final class EchoServer {
                     arg = arg.substring(0, eq);
                 }
                 switch (arg) {
-                    case "--port" -> options.port = number(arg, value != null ? value : next(args, ++i, arg), 0, 65535);
-                    case "--host" -> options.host = value != null ? value : next(args, ++i, arg);
-                    case "--qotd" -> options.qotdPort = number(arg, value != null ? value : next(args, ++i, arg), 0, 65535);
+                    case "--port" -> options.port = (int) number(arg, value != null ? value : next(args, ++i, arg), 0, 65535);
+                    case "--host" -> options.host = host(value != null ? value : next(args, ++i, arg));
+                    case "--qotd" -> options.qotdPort = (int) number(arg, value != null ? value : next(args, ++i, arg), 0, 65535);
                     case "--quote" -> options.quote = value != null ? value : next(args, ++i, arg);
-                    case "--chat" -> options.chatPort = number(arg, value != null ? value : next(args, ++i, arg), 0, 65535);
-                    case "--max-line" -> options.maxLine = number(arg, value != null ? value : next(args, ++i, arg), 1, MAX_MAX_LINE);
-                    case "--verbose" -> options.logLevel = Log.VERBOSE;
-                    case "--quiet" -> options.logLevel = Log.QUIET;
+                    case "--chat" -> options.chatPort = (int) number(arg, value != null ? value : next(args, ++i, arg), 0, 65535);
+                    case "--max-line" -> options.maxLine = (int) number(arg, value != null ? value : next(args, ++i, arg), 1, MAX_MAX_LINE);
+                    case "--idle-timeout" -> options.idleTimeoutSeconds = (int) number(arg, value != null ? value : next(args, ++i, arg), 0, 86400);
+                    case "--memory-budget" -> options.memoryBudget = number(arg, value != null ? value : next(args, ++i, arg), 1L << 20, 1L << 40);
+                    case "--verbose" -> options.logLevel = verbosity(options, Log.VERBOSE);
+                    case "--quiet" -> options.logLevel = verbosity(options, Log.QUIET);
                     case "--roles" -> options.roles = true;
                     case "--help", "-h" -> options.help = true;
                     default -> throw new IllegalArgumentException(arg.startsWith("-")
@@ -958,27 +1217,51 @@ public final class EchoServer {
             return args[i];
         }
 
-        private static int number(String option, String text, int min, int max) {
-            try {
-                int n = Integer.parseInt(text);
+        /** ASCII digits only: no sign, no other script's digits, nothing Long.parseLong would also take. */
+        private static long number(String option, String text, long min, long max) {
+            if (text.matches("[0-9]{1,13}")) {
+                long n = Long.parseLong(text);
                 if (n >= min && n <= max) {
                     return n;
                 }
-            } catch (NumberFormatException e) {
-                // reported below, with the range
             }
             throw new IllegalArgumentException("invalid value '" + text + "' for " + option
                     + ": expected a whole number from " + min + " to " + max);
         }
+
+        private static String host(String text) {
+            if (text.isBlank()) {
+                throw new IllegalArgumentException("invalid value '" + text + "' for --host: expected an address or a host name");
+            }
+            return text;
+        }
+
+        private static int verbosity(Options options, int level) {
+            if (options.logLevel != Log.NORMAL && options.logLevel != level) {
+                throw new IllegalArgumentException("--quiet and --verbose contradict each other: choose one");
+            }
+            return level;
+        }
     }
 
-    /** Timestamped lines on standard error. Nothing here runs per line unless --verbose. */
+    /**
+     * Timestamped lines on standard error, written by a thread of their own: a stalled standard
+     * error (a paused terminal, a full pipe) must never block the reactor. When the queue is full,
+     * lines are dropped and counted. Nothing here runs per line unless --verbose.
+     */
     static final class Log {
         static final int QUIET = 0;
         static final int NORMAL = 1;
         static final int VERBOSE = 2;
+        static final int QUEUE_LINES = 10_000;
+        // At exit the log thread gets this long to write what is queued (the shutdown hook's share of 2 s).
+        static final long FLUSH_WAIT_MILLIS = 300;
         static int level = NORMAL;
         private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSS");
+        private static final BlockingQueue<String> queue = new ArrayBlockingQueue<>(QUEUE_LINES);
+        private static final AtomicLong unwritten = new AtomicLong(); // queued, or being written
+        private static final AtomicLong dropped = new AtomicLong();
+        private static final Thread writer = startWriter();
 
         static void error(String message) {
             print(message);
@@ -997,8 +1280,17 @@ public final class EchoServer {
             }
         }
 
+        /** One line for a failure that was caught, if there is memory left to say it. */
+        static void failure(String where, Throwable e) {
+            try {
+                error(where + " failed: " + e);
+            } catch (Throwable stillFailing) {
+                dropped.incrementAndGet();
+            }
+        }
+
         /** An exception's message for a log line; some exceptions have none. */
-        static String reason(Exception e) {
+        static String reason(Throwable e) {
             return e.getMessage() != null ? e.getMessage() : e.toString();
         }
 
@@ -1013,7 +1305,46 @@ public final class EchoServer {
         }
 
         private static void print(String message) {
-            System.err.println(LocalDateTime.now().format(TIME) + " " + message);
+            if (queue.offer(LocalDateTime.now().format(TIME) + " " + message)) {
+                unwritten.incrementAndGet();
+            } else {
+                dropped.incrementAndGet();
+            }
+        }
+
+        private static Thread startWriter() {
+            Thread thread = new Thread(Log::writeLines, "log");
+            thread.setDaemon(true); // the shutdown hook flushes; the log never keeps the JVM alive
+            thread.start();
+            return thread;
+        }
+
+        private static void writeLines() {
+            try {
+                while (true) {
+                    String line = queue.take();
+                    long lost = dropped.getAndSet(0);
+                    if (lost > 0) {
+                        System.err.println(LocalDateTime.now().format(TIME) + " " + lost + " log lines dropped");
+                    }
+                    System.err.println(line);
+                    unwritten.decrementAndGet();
+                }
+            } catch (InterruptedException e) {
+                // the JVM is exiting
+            }
+        }
+
+        /** Waits, at most the given time, until every queued line is written. */
+        static void flush(long millis) {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+            while (unwritten.get() > 0 && writer.isAlive() && System.nanoTime() < deadline) {
+                try {
+                    Thread.sleep(5);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
         }
 
         /** 127.0.0.1:8000 or [::1]:8000 */
@@ -1025,7 +1356,11 @@ public final class EchoServer {
             return (inet.getAddress() instanceof Inet6Address ? "[" + host + "]" : host) + ":" + inet.getPort();
         }
 
-        /** A received line as readable text: UTF-8, control bytes escaped, cut at 200 characters. */
+        /**
+         * A received line as readable text: UTF-8, cut at 200 characters, with every character
+         * that could move the cursor or reorder a terminal's text escaped: C0 and C1 controls,
+         * DEL, the line and paragraph separators, and the bidirectional marks and overrides.
+         */
         static String preview(ByteBuffer in, int from, int to) {
             byte[] bytes = new byte[to - from];
             in.get(from, bytes);
@@ -1039,6 +1374,9 @@ public final class EchoServer {
                     out.append("\\r");
                 } else if (c < 0x20 || c == 0x7f) {
                     out.append(String.format("\\x%02x", (int) c));
+                } else if ((c >= 0x80 && c <= 0x9f) || c == 0x061c || c == 0x200e || c == 0x200f
+                        || (c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) {
+                    out.append(String.format("\\u%04x", (int) c));
                 } else {
                     out.append(c);
                 }

@@ -19,6 +19,9 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.URL;
 import java.net.URLClassLoader;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -144,6 +147,14 @@ public final class EchoTests {
         t.add(new Test("a client that vanishes with echoes unsent is cleaned up", EchoTests::vanishWithUnsent));
         t.add(new Test("3000 connect/close cycles leak no descriptors", EchoTests::connectCloseCycles));
         t.add(new Test("under a 64-descriptor limit: no spin, serves its clients, recovers", EchoTests::descriptorLimit));
+        // staying up: small heaps, descriptors, a stalled log, idle connections
+        t.add(new Test("-Xmx48m, 3000 clients each holding 16383 bytes of a line: up, served, nothing lost", EchoTests::smallHeapHeldLines));
+        t.add(new Test("-Xmx48m, 2000 clients that send and never read: up, served, nothing lost", EchoTests::smallHeapNonReaders));
+        t.add(new Test("-Xmx48m, --max-line 64 MiB, 8 clients sending 64 MiB without newline", EchoTests::smallHeapHugeLines));
+        t.add(new Test("out of descriptors before the first echo, from classes and from source", EchoTests::descriptorsBeforeFirstEcho));
+        t.add(new Test("a stalled standard error never freezes the clients; SIGTERM exits within 2 s", EchoTests::stalledLog));
+        t.add(new Test("--idle-timeout closes idle connections; a locked-out client is served", EchoTests::idleTimeout));
+        t.add(new Test("out of descriptors, all idle: the longest idle goes so a new client is served", EchoTests::idleEviction));
         // shutdown
         t.add(new Test("SIGINT closes everything, exits within 2 s, port free at once", () -> shutdown("INT", 130)));
         t.add(new Test("SIGTERM closes everything, exits within 2 s, port free at once", () -> shutdown("TERM", 143)));
@@ -155,6 +166,7 @@ public final class EchoTests {
         t.add(new Test("a port in use: one clear line, exit 1", EchoTests::portInUse));
         t.add(new Test("logs connections with peer and count, timestamped, no lines by default", EchoTests::logging));
         t.add(new Test("--verbose logs each line, --quiet logs nothing per connection", EchoTests::verboseAndQuiet));
+        t.add(new Test("--verbose escapes controls, line separators and bidi overrides", EchoTests::verboseEscapes));
         // more services on the same reactor
         t.add(new Test("quote: sends the quote and \\r\\n, then closes", EchoTests::quote));
         t.add(new Test("chat: the telnet transcript of the notes, with four members", EchoTests::chatTranscript));
@@ -540,6 +552,272 @@ public final class EchoTests {
         }
     }
 
+    // ============================================================ staying up
+
+    /** A well-behaved client's round trip, which must stay under a second whatever the others do. */
+    static void promptEcho(Server server, String what) throws Exception {
+        for (int i = 0; i < 3; i++) {
+            long start = System.nanoTime();
+            byte[] ping = bytes("ping " + i + "\n");
+            assertBytes(ping, roundTrip(server.port, ping), what + ": a well-behaved client's echo");
+            long millis = (System.nanoTime() - start) / 1_000_000;
+            check(millis < 1000, what + ": a well-behaved client's round trip took " + millis + " ms");
+        }
+        check(server.process.isAlive(), what + ": the server died:\n" + server.tail(5));
+    }
+
+    /** Closes all but the kept sockets (with a reset, as an attacker that gives up would). */
+    static void closeAllBut(List<Socket> sockets, List<Socket> kept) throws IOException {
+        for (Socket s : sockets) {
+            if (!kept.contains(s)) {
+                s.setSoLinger(true, 0);
+                s.close();
+            }
+        }
+    }
+
+    static void smallHeapHeldLines() throws Exception {
+        try (Server server = Server.startJvm(List.of("-Xmx48m"), "--quiet")) {
+            byte[] part = new byte[16383];
+            Arrays.fill(part, (byte) 'h');
+            List<Socket> attackers = new ArrayList<>();
+            try {
+                for (int i = 0; i < 3000; i++) {
+                    Socket s = connect(server.port);
+                    attackers.add(s);
+                    s.getOutputStream().write(part); // an unfinished line, just under max-line
+                }
+                Thread.sleep(1000);
+                promptEcho(server, "3000 unfinished lines held");
+                // The pressure goes: the other attackers leave; a few finish their line and get it all back.
+                List<Socket> kept = List.of(attackers.get(0), attackers.get(1500), attackers.get(2999));
+                closeAllBut(attackers, kept);
+                byte[] line = Arrays.copyOf(part, part.length + 1);
+                line[part.length] = '\n';
+                for (Socket s : kept) {
+                    s.getOutputStream().write('\n');
+                    s.shutdownOutput();
+                    assertBytes(line, readToEnd(s), "an attacker's whole line, once the pressure is gone");
+                }
+                promptEcho(server, "after the attack");
+            } finally {
+                closeAll(attackers);
+            }
+        }
+    }
+
+    /** Lines of attacker i: what it sends is known, so what comes back can be checked. */
+    static byte[] attackerData(int i, int size) {
+        return lines(new Random(1000 + i), size, 20, 200);
+    }
+
+    static void smallHeapNonReaders() throws Exception {
+        try (Server server = Server.startJvm(List.of("-Xmx48m"), "--quiet")) {
+            int count = 2000;
+            byte[] data = attackerData(0, 256 * 1024); // the same lines from each attacker
+            List<SocketChannel> attackers = new ArrayList<>();
+            List<ByteBuffer> toSend = new ArrayList<>();
+            try {
+                for (int i = 0; i < count; i++) {
+                    SocketChannel c = SocketChannel.open();
+                    resources.add(c);
+                    c.setOption(StandardSocketOptions.SO_RCVBUF, 4096); // never read: keep the kernel's share small
+                    c.connect(new InetSocketAddress(LOOPBACK, server.port));
+                    c.configureBlocking(false);
+                    attackers.add(c);
+                    toSend.add(ByteBuffer.wrap(data));
+                }
+                // Send until nothing moves for a second: the server has stopped reading from them.
+                long lastProgress = System.nanoTime();
+                long deadline = lastProgress + TimeUnit.SECONDS.toNanos(30);
+                while (System.nanoTime() - lastProgress < TimeUnit.SECONDS.toNanos(1) && System.nanoTime() < deadline) {
+                    boolean moved = false;
+                    for (int i = 0; i < count; i++) {
+                        if (toSend.get(i).hasRemaining() && attackers.get(i).write(toSend.get(i)) > 0) {
+                            moved = true;
+                        }
+                    }
+                    if (moved) {
+                        lastProgress = System.nanoTime();
+                    } else {
+                        Thread.sleep(10);
+                    }
+                }
+                promptEcho(server, count + " clients that never read");
+                List<Integer> kept = List.of(0, count / 2, count - 1);
+                for (int i = 0; i < count; i++) {
+                    if (!kept.contains(i)) {
+                        attackers.get(i).socket().setSoLinger(true, 0);
+                        attackers.get(i).close();
+                    }
+                }
+                for (int i : kept) { // read everything back while sending the rest
+                    SocketChannel c = attackers.get(i);
+                    c.configureBlocking(true);
+                    c.socket().setSoTimeout(20_000);
+                    ByteBuffer rest = toSend.get(i);
+                    Thread writer = daemon(() -> {
+                        while (rest.hasRemaining()) {
+                            c.write(rest);
+                        }
+                        c.shutdownOutput();
+                    });
+                    byte[] back = c.socket().getInputStream().readAllBytes();
+                    writer.join(5000);
+                    assertBytes(data, back, "attacker " + i + "'s echo, once the pressure is gone");
+                }
+                promptEcho(server, "after the attack");
+            } finally {
+                for (SocketChannel c : attackers) {
+                    c.close();
+                }
+            }
+        }
+    }
+
+    static void smallHeapHugeLines() throws Exception {
+        try (Server server = Server.startJvm(List.of("-Xmx48m"), "--quiet", "--max-line", "67108864")) {
+            int count = 8;
+            int size = 64 << 20;
+            byte[] chunk = new byte[1 << 20];
+            Arrays.fill(chunk, (byte) 'z');
+            List<Socket> clients = new ArrayList<>();
+            List<Thread> readers = new ArrayList<>();
+            long[] got = new long[count];
+            boolean[] wrong = new boolean[count];
+            for (int i = 0; i < count; i++) {
+                Socket s = connect(server.port);
+                clients.add(s);
+                int n = i;
+                readers.add(daemon(() -> {
+                    byte[] buffer = new byte[65536];
+                    int r;
+                    while ((r = s.getInputStream().read(buffer)) > 0) {
+                        for (int j = 0; j < r; j++) {
+                            wrong[n] |= buffer[j] != 'z';
+                        }
+                        got[n] += r;
+                    }
+                }));
+                daemon(() -> {
+                    for (int sent = 0; sent < size; sent += chunk.length) {
+                        s.getOutputStream().write(chunk);
+                    }
+                    s.shutdownOutput();
+                });
+            }
+            for (Thread r : readers) {
+                r.join(50_000);
+            }
+            promptEcho(server, "8 lines of 64 MiB");
+            for (int i = 0; i < count; i++) {
+                check(got[i] == size && !wrong[i], "client " + i + " got back " + got[i] + " of " + size + " bytes"
+                        + (wrong[i] ? ", some of them wrong" : "") + "; the server's log:\n" + server.tail(40));
+            }
+        }
+    }
+
+    static void descriptorsBeforeFirstEcho() throws Exception {
+        for (boolean fromSource : new boolean[] {false, true}) {
+            String mode = fromSource ? "from source" : "from classes";
+            try (Server server = Server.startWithLimit(64, fromSource)) {
+                List<Socket> silent = new ArrayList<>();
+                try {
+                    for (int i = 0; i < 74; i++) { // more than the server has descriptors for
+                        silent.add(connect(server.port));
+                    }
+                    server.awaitLog("accept failed", 10_000);
+                    Socket first = silent.get(0); // accepted before the descriptors ran out
+                    assertBytes(bytes("hello\n"), roundTrip(first, bytes("hello\n")), mode + ": the first echo");
+                    check(server.process.isAlive(), mode + ": the server died:\n" + server.tail(5));
+                } finally {
+                    closeAll(silent);
+                }
+                try (Socket late = connect(server.port)) {
+                    assertBytes(bytes("late\n"), roundTrip(late, bytes("late\n")), mode + ": a client after recovery");
+                }
+            }
+        }
+    }
+
+    static void stalledLog() throws Exception {
+        for (boolean unstall : new boolean[] {true, false}) {
+            Server server = Server.startWithStalledLog("--verbose");
+            try {
+                byte[] lines = bytes("a line to log\n".repeat(20_000)); // a log line each: far more than a pipe holds
+                assertBytes(lines, roundTrip(server.port, lines), "20000 lines, each logged");
+                for (int i = 0; i < 100; i++) {
+                    try (Socket s = connect(server.port)) {
+                        s.getOutputStream().write(bytes("x\n"));
+                        readExactly(s, 2);
+                    }
+                }
+                promptEcho(server, "standard error stalled");
+                if (unstall) { // someone reads again: the log goes on, and says what it had to drop
+                    server.readLog();
+                    server.awaitLog(" log lines dropped", 5000);
+                }
+                long start = System.nanoTime();
+                run(List.of("kill", "-TERM", String.valueOf(server.pid())), 5000);
+                boolean exited = server.process.waitFor(2, TimeUnit.SECONDS);
+                String state = unstall ? "after standard error was read again" : "with standard error stalled";
+                check(exited, "still running 2 s after SIGTERM " + state);
+                System.out.printf("     (exited %.2f s after SIGTERM %s)%n", (System.nanoTime() - start) / 1e9, state);
+                if (unstall) {
+                    server.drain();
+                    check(server.log().contains("stopped: closed 0 connections"), "no stop line:\n" + server.tail(3));
+                }
+            } finally {
+                server.close();
+            }
+        }
+    }
+
+    static void idleTimeout() throws Exception {
+        try (Server server = Server.startWithLimit(64, false, "--idle-timeout", "2")) {
+            List<Socket> silent = new ArrayList<>();
+            try {
+                for (int i = 0; i < 70; i++) { // holds every descriptor the server has
+                    silent.add(connect(server.port));
+                }
+                server.awaitLog("accept failed", 10_000);
+                long start = System.nanoTime();
+                try (Socket late = connect(server.port)) { // waits in the listen queue
+                    late.setSoTimeout(10_000);
+                    assertBytes(bytes("let me in\n"), roundTrip(late, bytes("let me in\n")), "a locked-out client");
+                }
+                double took = (System.nanoTime() - start) / 1e9;
+                check(took < 4.0, "the locked-out client waited " + took + " s, more than the idle timeout + 2 s");
+                check(server.log().contains("closed: idle for 2 s"), "no idle close logged:\n" + server.tail(3));
+                check(readToEndOrReset(silent.get(0)), "an idle connection was not closed");
+            } finally {
+                closeAll(silent);
+            }
+        }
+    }
+
+    static void idleEviction() throws Exception {
+        try (Server server = Server.startWithLimit(64, false, "--idle-timeout", "0")) {
+            List<Socket> silent = new ArrayList<>();
+            try {
+                for (int i = 0; i < 70; i++) {
+                    silent.add(connect(server.port));
+                }
+                server.awaitLog("accept failed", 10_000);
+                long start = System.nanoTime();
+                try (Socket late = connect(server.port)) {
+                    late.setSoTimeout(20_000);
+                    assertBytes(bytes("let me in\n"), roundTrip(late, bytes("let me in\n")), "a locked-out client");
+                }
+                double took = (System.nanoTime() - start) / 1e9;
+                check(took < 12.0, "the locked-out client waited " + took + " s");
+                check(server.log().contains("to make room"), "no eviction logged:\n" + server.tail(3));
+            } finally {
+                closeAll(silent);
+            }
+        }
+    }
+
     // ================================================================== shutdown
 
     static void shutdown(String signal, int expectedStatus) throws Exception {
@@ -613,6 +891,12 @@ public final class EchoTests {
         cases.put(List.of("--bogus"), "unknown option '--bogus'");
         cases.put(List.of("stray"), "unexpected argument 'stray'");
         cases.put(List.of("--quiet=yes"), "--quiet takes no value");
+        cases.put(List.of("--port", "+80"), "invalid value '+80' for --port: expected a whole number from 0 to 65535");
+        cases.put(List.of("--port", "٨٠"), "invalid value '٨٠' for --port: expected a whole number from 0 to 65535");
+        cases.put(List.of("--host", ""), "invalid value '' for --host: expected an address or a host name");
+        cases.put(List.of("--quiet", "--verbose"), "--quiet and --verbose contradict each other: choose one");
+        cases.put(List.of("--idle-timeout", "-1"), "invalid value '-1' for --idle-timeout: expected a whole number from 0 to 86400");
+        cases.put(List.of("--memory-budget", "10"), "invalid value '10' for --memory-budget: expected a whole number from 1048576 to 1099511627776");
         for (Map.Entry<List<String>, String> c : cases.entrySet()) {
             List<String> command = new ArrayList<>(List.of(java, "-cp", classes.toString(), "EchoServer"));
             command.addAll(c.getKey());
@@ -881,6 +1165,15 @@ public final class EchoTests {
         }
     }
 
+    static void verboseEscapes() throws Exception {
+        try (Server verbose = Server.start("--verbose")) {
+            String line = "a\u0085b\u009bc\u2028d\u2029e\u202ef\u2066g\u0007h\u007f\n";
+            roundTrip(verbose.port, bytes(line));
+            verbose.awaitLog("sent a line: a\\u0085b\\u009bc\\u2028d\\u2029e\\u202ef\\u2066g\\x07h\\x7f\\n ("
+                    + bytes(line).length + " bytes)", 5000);
+        }
+    }
+
     // ================================================================ the client
 
     static List<String> client(String... args) {
@@ -1098,15 +1391,20 @@ public final class EchoTests {
         private final ByteArrayOutputStream out = new ByteArrayOutputStream();
         private final ByteArrayOutputStream err = new ByteArrayOutputStream();
         private final Thread outReader;
-        private final Thread errReader;
+        private Thread errReader;
 
         private Server(List<String> command) throws Exception {
+            this(command, true);
+        }
+
+        /** With readLog false nobody reads the server's standard error: a stalled log. */
+        private Server(List<String> command, boolean readLog) throws Exception {
             ProcessBuilder builder = new ProcessBuilder(command).directory(root.toFile());
             builder.environment().put("LC_ALL", "C.UTF-8");
             process = builder.start();
             resources.add(this);
             outReader = pump(process.getInputStream(), out);
-            errReader = pump(process.getErrorStream(), err);
+            errReader = readLog ? pump(process.getErrorStream(), err) : null;
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             Matcher m;
             while (!(m = Pattern.compile("listening on \\S*:(\\d+)").matcher(stdout())).find()) {
@@ -1129,9 +1427,35 @@ public final class EchoTests {
             return new Server(List.of(java, root.resolve("EchoServer.java").toString(), "--port", "0"));
         }
 
-        static Server startWithLimit(int descriptors) throws Exception {
-            return new Server(List.of("bash", "-c", "ulimit -n " + descriptors + " && exec \"$@\"", "bash",
-                    java, "-cp", classes.toString(), "EchoServer", "--port", "0"));
+        /** The server from classes, with JVM options first (for example a small heap). */
+        static Server startJvm(List<String> jvmOptions, String... args) throws Exception {
+            List<String> command = new ArrayList<>(List.of(java));
+            command.addAll(jvmOptions);
+            command.addAll(List.of("-cp", classes.toString(), "EchoServer", "--port", "0"));
+            command.addAll(List.of(args));
+            return new Server(command);
+        }
+
+        static Server startWithLimit(int descriptors, String... args) throws Exception {
+            return startWithLimit(descriptors, false, args);
+        }
+
+        /** Under a descriptor limit, from classes or (fromSource) with the source launcher. */
+        static Server startWithLimit(int descriptors, boolean fromSource, String... args) throws Exception {
+            List<String> command = new ArrayList<>(List.of("bash", "-c", "ulimit -n " + descriptors + " && exec \"$@\"", "bash", java));
+            command.addAll(fromSource ? List.of(root.resolve("EchoServer.java").toString())
+                    : List.of("-cp", classes.toString(), "EchoServer"));
+            command.add("--port");
+            command.add("0");
+            command.addAll(List.of(args));
+            return new Server(command);
+        }
+
+        /** From classes, with standard error a pipe that nobody reads. */
+        static Server startWithStalledLog(String... args) throws Exception {
+            List<String> command = new ArrayList<>(List.of(java, "-cp", classes.toString(), "EchoServer", "--port", "0"));
+            command.addAll(List.of(args));
+            return new Server(command, false);
         }
 
         long pid() {
@@ -1175,10 +1499,17 @@ public final class EchoTests {
             }
         }
 
+        /** For a server started with its log stalled: from now on its standard error is read. */
+        void readLog() {
+            errReader = pump(process.getErrorStream(), err);
+        }
+
         /** Waits for the output pumps after the process has ended. */
         void drain() throws InterruptedException {
             outReader.join(2000);
-            errReader.join(2000);
+            if (errReader != null) {
+                errReader.join(2000);
+            }
         }
 
         long cpuMillis() throws IOException {
