@@ -45,7 +45,6 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Consumer;
 
 public final class EchoServer {
 
@@ -102,11 +101,10 @@ public final class EchoServer {
         private final Selector selector;
         private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(2 * READ_SIZE);
         private final PriorityQueue<Timer> timers = new PriorityQueue<>(Comparator.comparingLong(Timer::deadline));
-        private final Consumer<SelectionKey> dispatcher = this::dispatch;
         private final CountDownLatch stopped = new CountDownLatch(1);
         private volatile boolean running = true;
 
-        record Timer(long deadline, Runnable task) { }
+        record Timer(long deadline, String what, Runnable task) { }
 
         private SelectorReactor(Selector selector) {
             this.selector = selector;
@@ -128,32 +126,40 @@ public final class EchoServer {
 
         /** The events a handler wants next, for example read and write, or none while paused. */
         void setInterest(SelectionKey key, int interest) {
+            if (Trace.on) Trace.say("reactor", "interest of " + key.attachment() + ": " + Trace.events(interest));
             key.interestOps(interest);
         }
 
         /** Takes a handle out of the loop and tells its handler; safe to call twice. */
         void remove(SelectionKey key) {
             if (key.isValid()) {
+                if (Trace.on) Trace.say("reactor", "remove " + key.attachment() + " -> handleClose");
                 key.cancel();
                 ((EventHandler) key.attachment()).handleClose();
             }
         }
 
         /** Runs a task on the reactor thread after a delay: the loop's only kind of timer. */
-        void schedule(long delayMillis, Runnable task) {
-            timers.add(new Timer(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMillis), task));
+        void schedule(long delayMillis, String what, Runnable task) {
+            if (Trace.on) Trace.say("reactor", "timer in " + delayMillis + " ms: " + what);
+            timers.add(new Timer(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMillis), what, task));
         }
 
         ByteBuffer readBuffer() {
             return readBuffer;
         }
 
-        /** The event loop: wait, dispatch, run due timers. Returns false if the selector failed. */
+        /** The event loop: wait, dispatch every ready handle, run due timers. Returns false if the selector failed. */
         boolean run() {
             try {
                 while (running) {
                     try {
-                        selector.select(dispatcher, millisToNextTimer());
+                        int ready = selector.select(millisToNextTimer());
+                        if (Trace.on && ready > 0) Trace.say("reactor", "select: " + ready + " ready");
+                        for (SelectionKey key : selector.selectedKeys()) {
+                            dispatch(key);
+                        }
+                        selector.selectedKeys().clear();
                         runDueTimers();
                     } catch (RuntimeException | Error e) { // out of memory in select itself: try again
                         Log.failure("event loop", e);
@@ -178,6 +184,7 @@ public final class EchoServer {
                 return; // removed by an earlier handler in this same batch
             }
             try {
+                if (Trace.on) Trace.say("reactor", "dispatch " + Trace.events(key.readyOps()) + " -> " + key.attachment());
                 ((EventHandler) key.attachment()).handleEvent(key);
             } catch (Throwable e) {
                 Log.failure("handler", e);
@@ -198,7 +205,9 @@ public final class EchoServer {
             long now = System.nanoTime();
             while (!timers.isEmpty() && timers.peek().deadline() - now <= 0) {
                 try {
-                    timers.poll().task().run();
+                    Timer due = timers.poll();
+                    if (Trace.on) Trace.say("reactor", "timer due: " + due.what());
+                    due.task().run();
                 } catch (Throwable e) {
                     Log.failure("timer", e);
                 }
@@ -262,13 +271,15 @@ public final class EchoServer {
 
         private final Connections connections;
         private final SelectorReactor reactor;
+        private final String service; // its name, for the log and the trace
         private final ServiceFactory factory;
         private ServerSocketChannel listener;
         private SelectionKey listenerKey;
 
-        SocketAcceptor(Connections connections, ServiceFactory factory) {
+        SocketAcceptor(Connections connections, String service, ServiceFactory factory) {
             this.connections = connections;
             this.reactor = connections.reactor;
+            this.service = service;
             this.factory = factory;
         }
 
@@ -296,8 +307,9 @@ public final class EchoServer {
                     return; // none waiting, or accepting is paused
                 }
                 try {
-                    Service service = factory.makeService();
-                    activate(channel, service);
+                    Service handler = factory.makeService();
+                    if (Trace.on) Trace.say("acceptor", "make service handler: " + handler.getClass().getSimpleName());
+                    activate(channel, handler);
                 } catch (Throwable e) { // that connection's failure, never the listener's
                     Log.failure("setting up a connection", e);
                     closeQuietly(channel);
@@ -307,7 +319,9 @@ public final class EchoServer {
 
         private SocketChannel accept() {
             try {
-                return listener.accept();
+                SocketChannel channel = listener.accept();
+                if (Trace.on && channel != null) Trace.say("acceptor", "accept " + Log.format(channel.socket().getRemoteSocketAddress()));
+                return channel;
             } catch (IOException | RuntimeException | Error e) {
                 if (e instanceof IOException && connections.evictLongestIdle()) {
                     Log.error("accept failed: " + Log.reason(e) + "; made room by closing the connection idle longest");
@@ -319,8 +333,10 @@ public final class EchoServer {
         }
 
         /** Puts the new socket behind its wrapper facade and hands it, with the service, to a connection. */
-        private void activate(SocketChannel channel, Service service) throws IOException {
-            new Connection(connections, new SocketStream(channel), service).open();
+        private void activate(SocketChannel channel, Service handler) throws IOException {
+            Connection connection = new Connection(connections, new SocketStream(channel, connections.nextId()), handler);
+            if (Trace.on) Trace.say("acceptor", "activate " + connection);
+            connection.open();
         }
 
         private static void closeQuietly(SocketChannel channel) {
@@ -335,7 +351,7 @@ public final class EchoServer {
         private void pauseAccepting(Throwable e) {
             Log.error("accept failed: " + Log.reason(e) + "; pausing accepts for " + ACCEPT_RETRY_MILLIS + " ms");
             reactor.setInterest(listenerKey, 0);
-            reactor.schedule(ACCEPT_RETRY_MILLIS, () -> {
+            reactor.schedule(ACCEPT_RETRY_MILLIS, "accept again (" + service + ")", () -> {
                 if (listenerKey.isValid()) {
                     reactor.setInterest(listenerKey, SelectionKey.OP_ACCEPT);
                 }
@@ -349,6 +365,11 @@ public final class EchoServer {
             } catch (IOException e) {
                 // stopping anyway
             }
+        }
+
+        @Override
+        public String toString() {
+            return "acceptor (" + service + ")";
         }
     }
 
@@ -414,6 +435,7 @@ public final class EchoServer {
             all.opened(this);
             Log.connection(stream.peer(), "opened", all.open);
             try {
+                if (Trace.on) Trace.say(toString(), "-> " + serviceName() + ".connectionMade");
                 service.connectionMade(this);
                 afterEvent();
             } catch (Throwable e) { // as in dispatch: the service's failure ends this connection only
@@ -442,7 +464,8 @@ public final class EchoServer {
                 return;
             }
             if (closing && unsent == null) {
-                close(null); // everything written has been sent
+                if (Trace.on) Trace.say(toString(), "everything written is sent: close");
+                close(null);
             } else {
                 updateInterest();
             }
@@ -530,6 +553,7 @@ public final class EchoServer {
             }
             in.position(lineStart);
             if (in.hasRemaining() && !closed) {
+                if (Trace.on) Trace.say(toString(), "holds " + in.remaining() + " bytes of an unfinished line");
                 held = in == reactor.readBuffer()
                         ? ByteBuffer.allocate(in.remaining()).put(in).flip() // the shared buffer is reused
                         : in.position() == 0 ? in : in.compact().flip();
@@ -553,11 +577,14 @@ public final class EchoServer {
                 logLines(lines);
             }
             if (!closed) {
+                if (Trace.on) Trace.say(toString(), "" + Trace.lines(lines) + " -> " + serviceName() + ".linesReceived");
                 service.linesReceived(lines);
             }
         }
 
         private void endOfInput(ByteBuffer rest) {
+            if (Trace.on) Trace.say(toString(), "half-close: " + rest.remaining() + " bytes held, "
+                    + unsentBytes + " unsent; close once everything is sent");
             inputOpen = false;
             if (rest.hasRemaining()) {
                 deliver(rest, rest.position(), rest.limit()); // the last line had no '\n': a line all the same
@@ -607,6 +634,7 @@ public final class EchoServer {
             tail.limit(end + rest.remaining());
             tail.put(end, rest, rest.position(), rest.remaining());
             unsentBytes += rest.remaining();
+            if (Trace.on) Trace.say(toString(), "queues " + rest.remaining() + " bytes (" + unsentBytes + " unsent)");
             rest.position(rest.limit());
         }
 
@@ -642,12 +670,15 @@ public final class EchoServer {
 
         /** Interest follows from state, in one place: this is what rules out an OP_WRITE spin. */
         private void updateInterest() {
-            if (unsentBytes >= HIGH_WATER) {
+            if (unsentBytes >= HIGH_WATER && !readingPaused) {
+                if (Trace.on) Trace.say(toString(), "unsent " + unsentBytes + " >= high-water " + HIGH_WATER + ": stop reading");
                 readingPaused = true;
-            } else if (unsentBytes <= LOW_WATER) {
+            } else if (unsentBytes <= LOW_WATER && readingPaused) {
+                if (Trace.on) Trace.say(toString(), "unsent " + unsentBytes + " <= low-water " + LOW_WATER + ": read again");
                 readingPaused = false;
             }
             if (!memoryPaused && unsent != null && all.underPressure()) {
+                if (Trace.on) Trace.say(toString(), "memory budget spent, output queued: stop reading");
                 memoryPaused = true; // the budget is spent: who has output queued waits until it drains
                 all.pausedForMemory(this);
             }
@@ -687,6 +718,7 @@ public final class EchoServer {
         /** Every reason to close ends here; the reactor then calls handleClose. Safe to call twice. */
         void close(String reason) {
             if (!closed) {
+                if (Trace.on) Trace.say(toString(), "close" + (reason == null ? "" : ": " + reason));
                 closeReason = reason;
                 reactor.remove(key);
             }
@@ -701,7 +733,17 @@ public final class EchoServer {
             account(-heapHeld);
             all.closed(this);
             Log.connection(stream.peer(), closeReason == null ? "closed" : "closed: " + closeReason, all.open);
+            if (Trace.on) Trace.say(toString(), "-> " + serviceName() + ".connectionLost");
             service.connectionLost();
+        }
+
+        private String serviceName() {
+            return service.getClass().getSimpleName();
+        }
+
+        @Override
+        public String toString() {
+            return "connection #" + stream.id;
         }
 
         /** --verbose only: per-line work stays off the normal path. */
@@ -730,6 +772,7 @@ public final class EchoServer {
         final long idleTimeoutMillis; // 0: never
         final long budget;            // bytes held and queued over all connections, overheads included
         int open;
+        private long opened;          // connections ever opened: the next one's number
         private long buffered;
         private boolean pressure;     // over the budget, and not yet back under three quarters of it
         private long pressureSpells;
@@ -781,6 +824,10 @@ public final class EchoServer {
 
         void pausedForMemory(Connection c) {
             paused.add(c);
+        }
+
+        long nextId() {
+            return ++opened;
         }
 
         void opened(Connection c) {
@@ -838,7 +885,7 @@ public final class EchoServer {
         private void scheduleIdleCheck() {
             if (idleTimeoutMillis > 0 && oldest != null && !idleCheckScheduled) {
                 idleCheckScheduled = true;
-                reactor.schedule(Math.max(0, idleTimeoutMillis - idleMillis(oldest)), this::closeIdle);
+                reactor.schedule(Math.max(0, idleTimeoutMillis - idleMillis(oldest)), "idle check", this::closeIdle);
             }
         }
 
@@ -915,6 +962,7 @@ public final class EchoServer {
 
         @Override
         public void connectionMade(Transport transport) {
+            if (Trace.on) Trace.say("service", "QuoteService: write the quote, then loseConnection");
             transport.write(quote);
             transport.loseConnection();
         }
@@ -938,6 +986,7 @@ public final class EchoServer {
         }
 
         void broadcast(ChatService sender, ByteBuffer message) {
+            if (Trace.on) Trace.say("service", "ChatRoom: " + sender.name + "'s line to " + (members.size() - 1) + " other members");
             for (ChatService member : List.copyOf(members.values())) { // a member may leave while we write
                 if (member != sender) {
                     member.transport.write(message);
@@ -970,8 +1019,10 @@ public final class EchoServer {
             } else if (text.isEmpty()) {
                 transport.write(line("What's your name?"));
             } else if (!room.join(text, this)) {
+                if (Trace.on) Trace.say("service", "ChatService: name '" + text + "' taken");
                 transport.write(line("Name taken, please choose another."));
             } else {
+                if (Trace.on) Trace.say("service", "ChatService: '" + text + "' joins the room");
                 name = text;
                 transport.write(line("Welcome, " + name + "!"));
             }
@@ -980,6 +1031,7 @@ public final class EchoServer {
         @Override
         public void connectionLost() {
             if (name != null) {
+                if (Trace.on) Trace.say("service", "ChatService: '" + name + "' leaves the room");
                 room.leave(name);
             }
         }
@@ -1010,9 +1062,11 @@ public final class EchoServer {
         // leaves it. It is the one place TLS would go: an SSLEngine between these methods and the channel.
         private final SocketChannel channel;
         private final SocketAddress peer; // kept: a closed channel no longer tells
+        final long id;                    // the connection's number, for the trace
 
-        SocketStream(SocketChannel channel) throws IOException {
+        SocketStream(SocketChannel channel, long id) throws IOException {
             this.channel = channel;
+            this.id = id;
             channel.configureBlocking(false);
             channel.setOption(StandardSocketOptions.TCP_NODELAY, true); // echo each write at once
             this.peer = channel.getRemoteAddress();
@@ -1024,16 +1078,22 @@ public final class EchoServer {
 
         /** Returns -1 at end of input (the peer shut down its output). */
         int read(ByteBuffer into) throws IOException {
-            return channel.read(into);
+            int count = channel.read(into);
+            if (Trace.on) Trace.say("facade #" + id, count < 0 ? "read: end of input" : "read " + count + " bytes");
+            return count;
         }
 
         /** Writes what the socket takes now, perhaps nothing; the rest stays in the buffer. */
         int write(ByteBuffer bytes) throws IOException {
-            return channel.write(bytes);
+            int wanted = bytes.remaining();
+            int count = channel.write(bytes);
+            if (Trace.on) Trace.say("facade #" + id, "write " + count + " of " + wanted + " bytes");
+            return count;
         }
 
         /** Quiet and idempotent: closing twice, or after a reset, is not an error. */
         void close() {
+            if (Trace.on) Trace.say("facade #" + id, "close");
             try {
                 channel.close();
             } catch (IOException e) {
@@ -1060,7 +1120,7 @@ public final class EchoServer {
     static final String USAGE = String.join("\n",
             "usage: java EchoServer.java [--port N] [--host ADDR] [--qotd PORT] [--quote TEXT] [--chat PORT]",
             "                            [--max-line BYTES] [--idle-timeout S] [--memory-budget BYTES]",
-            "                            [--verbose | --quiet]",
+            "                            [--verbose | --quiet] [--trace]",
             "       java EchoServer.java --roles | --help",
             "  --port N          echo service port; 0 picks a free one (default " + DEFAULT_PORT + ")",
             "  --host ADDR       address to listen on, for every service (default: all interfaces)",
@@ -1076,6 +1136,7 @@ public final class EchoServer {
             "                    quarter of the maximum heap)",
             "  --verbose         also log every line received",
             "  --quiet           log errors only",
+            "  --trace           log every step of the patterns, by the role that acts (for learning)",
             "  --roles           print which class plays which pattern role, and exit",
             "  --help            print this help, and exit",
             "");
@@ -1090,7 +1151,7 @@ public final class EchoServer {
         }
         InetSocketAddress bound = null;
         try {
-            bound = new SocketAcceptor(connections, factory).open(address);
+            bound = new SocketAcceptor(connections, service, factory).open(address);
         } catch (BindException e) {
             fail(bindFailure(address, e));
         } catch (IOException e) {
@@ -1150,6 +1211,7 @@ public final class EchoServer {
         int idleTimeoutSeconds = DEFAULT_IDLE_TIMEOUT;
         long memoryBudget = Runtime.getRuntime().maxMemory() / 4;
         int logLevel = Log.NORMAL;
+        boolean trace;
         boolean help;
         boolean roles;
 
@@ -1173,6 +1235,7 @@ public final class EchoServer {
                 System.exit(0);
             }
             Log.level = options.logLevel;
+            Trace.on = options.trace;
             return options;
         }
 
@@ -1197,15 +1260,19 @@ public final class EchoServer {
                     case "--memory-budget" -> options.memoryBudget = number(arg, value != null ? value : next(args, ++i, arg), 1L << 20, 1L << 40);
                     case "--verbose" -> options.logLevel = verbosity(options, Log.VERBOSE);
                     case "--quiet" -> options.logLevel = verbosity(options, Log.QUIET);
+                    case "--trace" -> options.trace = true;
                     case "--roles" -> options.roles = true;
                     case "--help", "-h" -> options.help = true;
                     default -> throw new IllegalArgumentException(arg.startsWith("-")
                             ? "unknown option '" + arg + "'" : "unexpected argument '" + arg + "'");
                 }
-                if (value != null && (arg.equals("--verbose") || arg.equals("--quiet")
+                if (value != null && (arg.equals("--verbose") || arg.equals("--quiet") || arg.equals("--trace")
                         || arg.equals("--roles") || arg.equals("--help"))) {
                     throw new IllegalArgumentException(arg + " takes no value");
                 }
+            }
+            if (options.trace && options.logLevel == Log.QUIET) {
+                throw new IllegalArgumentException("--trace and --quiet contradict each other: choose one");
             }
             return options;
         }
@@ -1241,6 +1308,41 @@ public final class EchoServer {
                 throw new IllegalArgumentException("--quiet and --verbose contradict each other: choose one");
             }
             return level;
+        }
+    }
+
+    /** --trace: one line per step of the patterns, tagged with the role that acts, in PATTERNS.md's words. */
+    static final class Trace {
+        static boolean on; // set once at start; when off, each step costs one test of this field
+
+        static void say(String role, String what) {
+            Log.trace(String.format("%-14s %s", role, what));
+        }
+
+        /** Selection-key events as words: "read", "write", "read+write", "accept", "none". */
+        static String events(int ops) {
+            List<String> names = new ArrayList<>();
+            if ((ops & SelectionKey.OP_ACCEPT) != 0) {
+                names.add("accept");
+            }
+            if ((ops & SelectionKey.OP_READ) != 0) {
+                names.add("read");
+            }
+            if ((ops & SelectionKey.OP_WRITE) != 0) {
+                names.add("write");
+            }
+            return names.isEmpty() ? "none" : String.join("+", names);
+        }
+
+        /** "1 whole line (6 bytes)", "2 whole lines and a piece (70 bytes)", "a piece (16384 bytes)". */
+        static String lines(ByteBuffer lines) {
+            int count = 0;
+            for (int i = lines.position(); i < lines.limit(); i++) {
+                count += lines.get(i) == '\n' ? 1 : 0;
+            }
+            boolean piece = lines.hasRemaining() && lines.get(lines.limit() - 1) != '\n';
+            String whole = count + " whole line" + (count == 1 ? "" : "s");
+            return (count == 0 ? "a piece" : piece ? whole + " and a piece" : whole) + " (" + lines.remaining() + " bytes)";
         }
     }
 
@@ -1302,6 +1404,10 @@ public final class EchoServer {
             if (level >= VERBOSE) {
                 print(message);
             }
+        }
+
+        static void trace(String message) {
+            print(message);
         }
 
         private static void print(String message) {

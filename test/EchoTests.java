@@ -167,6 +167,7 @@ public final class EchoTests {
         t.add(new Test("logs connections with peer and count, timestamped, no lines by default", EchoTests::logging));
         t.add(new Test("--verbose logs each line, --quiet logs nothing per connection", EchoTests::verboseAndQuiet));
         t.add(new Test("--verbose escapes controls, line separators and bidi overrides", EchoTests::verboseEscapes));
+        t.add(new Test("--trace narrates each participant's step, in order", EchoTests::trace));
         // more services on the same reactor
         t.add(new Test("quote: sends the quote and \\r\\n, then closes", EchoTests::quote));
         t.add(new Test("chat: the telnet transcript of the notes, with four members", EchoTests::chatTranscript));
@@ -895,6 +896,7 @@ public final class EchoTests {
         cases.put(List.of("--port", "٨٠"), "invalid value '٨٠' for --port: expected a whole number from 0 to 65535");
         cases.put(List.of("--host", ""), "invalid value '' for --host: expected an address or a host name");
         cases.put(List.of("--quiet", "--verbose"), "--quiet and --verbose contradict each other: choose one");
+        cases.put(List.of("--trace", "--quiet"), "--trace and --quiet contradict each other: choose one");
         cases.put(List.of("--idle-timeout", "-1"), "invalid value '-1' for --idle-timeout: expected a whole number from 0 to 86400");
         cases.put(List.of("--memory-budget", "10"), "invalid value '10' for --memory-budget: expected a whole number from 1048576 to 1099511627776");
         for (Map.Entry<List<String>, String> c : cases.entrySet()) {
@@ -1171,6 +1173,85 @@ public final class EchoTests {
             roundTrip(verbose.port, bytes(line));
             verbose.awaitLog("sent a line: a\\u0085b\\u009bc\\u2028d\\u2029e\\u202ef\\u2066g\\x07h\\x7f\\n ("
                     + bytes(line).length + " bytes)", 5000);
+        }
+    }
+
+    /** Checks that the log holds lines matching each pattern, in this order (other lines between them). */
+    static void inOrder(String log, List<String> patterns) {
+        String[] lines = log.split("\n");
+        int at = 0;
+        for (String pattern : patterns) {
+            Pattern p = Pattern.compile(pattern);
+            while (at < lines.length && !p.matcher(lines[at]).find()) {
+                at++;
+            }
+            check(at < lines.length, "the trace has no line matching '" + pattern + "' where expected; the trace:\n" + log);
+            at++;
+        }
+    }
+
+    static void trace() throws Exception {
+        try (Server server = Server.start("--trace")) {
+            try (Socket a = connect(server.port)) {
+                assertBytes(bytes("hello\n"), roundTrip(a, bytes("hello\n")), "echo");
+                a.getOutputStream().write(bytes("partial"));
+                server.awaitLog("holds 7 bytes of an unfinished line", 5000);
+                // A client that does not read: its echoes outgrow the kernel's buffers, a write is short.
+                try (Socket b = new Socket()) {
+                    b.setReceiveBufferSize(4096);
+                    b.connect(new InetSocketAddress(LOOPBACK, server.port), 5000);
+                    b.setSoTimeout(20_000);
+                    byte[] data = lines(new Random(13), 16 << 20, 50, 500);
+                    Thread writer = daemon(() -> b.getOutputStream().write(data));
+                    server.awaitLog("connection #2  unsent", 20_000);
+                    byte[] back = readExactly(b, data.length);
+                    writer.join(5000);
+                    assertBytes(data, back, "the slow reader's echo");
+                }
+                a.shutdownOutput();
+                assertBytes(bytes("partial"), readToEnd(a), "the held line at half-close");
+            }
+            server.awaitLog("connection #1  -> EchoService.connectionLost", 5000);
+            String log = server.log();
+            inOrder(log, List.of(
+                    "reactor +select: 1 ready",
+                    "reactor +dispatch accept -> acceptor \\(echo\\)",
+                    "acceptor +accept 127\\.0\\.0\\.1:\\d+",
+                    "acceptor +make service handler: EchoService",
+                    "acceptor +activate connection #1",
+                    "connection #1 +-> EchoService\\.connectionMade",
+                    "reactor +dispatch read -> connection #1",
+                    "facade #1 +read 6 bytes",
+                    "connection #1 +1 whole line \\(6 bytes\\) -> EchoService\\.linesReceived",
+                    "facade #1 +write 6 of 6 bytes",
+                    "facade #1 +read 7 bytes",
+                    "connection #1 +holds 7 bytes of an unfinished line",
+                    "acceptor +activate connection #2",
+                    "connection #2 +queues \\d+ bytes",
+                    "reactor +interest of connection #2: read\\+write",
+                    "connection #2 +unsent \\d+ >= high-water 65536: stop reading",
+                    "reactor +interest of connection #2: write",
+                    "reactor +dispatch write -> connection #2",
+                    "connection #2 +unsent \\d+ <= low-water 32768: read again",
+                    "facade #1 +read: end of input",
+                    "connection #1 +half-close: 7 bytes held",
+                    "connection #1 +a piece \\(7 bytes\\) -> EchoService\\.linesReceived",
+                    "facade #1 +write 7 of 7 bytes",
+                    "connection #1 +close",
+                    "reactor +remove connection #1 -> handleClose",
+                    "facade #1 +close",
+                    "connection #1 +-> EchoService\\.connectionLost"));
+            Matcher shortWrite = Pattern.compile("facade #2 +write (\\d+) of (\\d+) bytes").matcher(log);
+            boolean partial = false;
+            while (shortWrite.find()) {
+                partial |= Long.parseLong(shortWrite.group(1)) < Long.parseLong(shortWrite.group(2));
+            }
+            check(partial, "no short write traced for the client that did not read");
+        }
+        try (Server plain = Server.start()) {
+            roundTrip(plain.port, bytes("quiet please\n"));
+            Thread.sleep(200);
+            check(!plain.log().contains("dispatch") && !plain.log().contains("facade"), "tracing without --trace:\n" + plain.tail(5));
         }
     }
 
