@@ -182,6 +182,11 @@ public final class EchoTests {
         t.add(new Test("client: interactive mode echoes each line until end of input", EchoTests::clientInteractive));
         t.add(new Test("client: no server is one clear line and exit 1", EchoTests::clientNoServer));
         t.add(new Test("client: bad command line exits 2", EchoTests::clientBadArgs));
+        t.add(new Test("client: localhost reaches a server on ::1 only and one on 127.0.0.1 only", EchoTests::clientEachAddress));
+        t.add(new Test("client: a server that never answers is waited for without spinning", EchoTests::clientSilentServer));
+        t.add(new Test("client: 10 MiB piped through interactive mode come back byte-exact", EchoTests::clientPipe));
+        t.add(new Test("client: a connect that gets no answer times out after 5 s, one line, exit 1", EchoTests::clientConnectTimeout));
+        t.add(new Test("client: --trace narrates the connector's steps", EchoTests::clientTrace));
         // the lesson
         t.add(new Test("both programs run with the source launcher", EchoTests::sourceLauncher));
         t.add(new Test("role annotations, class comments, --roles and PATTERNS.md agree", EchoTests::roles));
@@ -1293,7 +1298,7 @@ public final class EchoTests {
         }
         Result r = run(client("--port", String.valueOf(port), "hello"), 20_000);
         check(r.status == 1, "exit status " + r.status);
-        check(r.stderr.equals("cannot connect to localhost:" + port + ": connection refused\n"), "stderr was: " + r.stderr);
+        check(r.stderr.equals("echo-client: cannot connect to localhost:" + port + ": connection refused\n"), "stderr was: " + r.stderr);
         check(r.stdout.isEmpty(), "stdout was: " + r.stdout);
     }
 
@@ -1302,6 +1307,111 @@ public final class EchoTests {
         check(r.status == 2, "exit status " + r.status);
         check(r.stderr.startsWith("echo-client: invalid port 'abc'"), "stderr was: " + r.stderr);
         check(!r.stderr.contains("Exception"), "stack trace: " + r.stderr);
+    }
+
+    static void clientEachAddress() throws Exception {
+        boolean ipv6;
+        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("::1"))) {
+            ipv6 = probe.getLocalPort() > 0;
+        } catch (IOException e) {
+            ipv6 = false;
+        }
+        List<String> hosts = ipv6 ? List.of("::1", LOOPBACK) : List.of(LOOPBACK);
+        for (String host : hosts) {
+            try (Server server = Server.start("--host", host)) {
+                Result r = run(client("--host", "localhost", "--port", String.valueOf(server.port), "via " + host), 20_000);
+                check(r.status == 0, "server on " + host + ": exit status " + r.status + ": " + r.stderr);
+                check(r.stdout.equals("via " + host + "\n"), "server on " + host + ": stdout was: " + r.stdout);
+            }
+        }
+        if (!ipv6) {
+            throw new Skip("no IPv6 loopback: only the server on 127.0.0.1 was tried");
+        }
+    }
+
+    /** The client's CPU time so far, from /proc (Linux). */
+    static long cpuMillis(Process p) throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + p.pid() + "/stat"));
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) * 10;
+    }
+
+    static void clientSilentServer() throws Exception {
+        try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getByName(LOOPBACK))) {
+            Process p = new ProcessBuilder(client("--host", LOOPBACK, "--port", String.valueOf(silent.getLocalPort()), "anyone there?"))
+                    .directory(root.toFile()).start();
+            try {
+                silent.setSoTimeout(20_000);
+                try (Socket s = silent.accept()) {
+                    s.setSoTimeout(10_000);
+                    assertBytes(bytes("anyone there?\n"), readToEnd(s), "what the client sent before half-closing");
+                    Thread.sleep(300);
+                    long cpu = cpuMillis(p);
+                    Thread.sleep(2000);
+                    long used = cpuMillis(p) - cpu;
+                    check(p.isAlive(), "the client did not wait for the reply");
+                    check(used < 200, "the waiting client used " + used + " ms of CPU in 2 s");
+                }
+            } finally {
+                p.destroyForcibly();
+                p.waitFor(5, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    static void clientPipe() throws Exception {
+        byte[] input = lines(new Random(21), 10 << 20, 1, 300);
+        Result r = run(client("--port", String.valueOf(server().port)), input, 60_000);
+        check(r.status == 0, "exit status " + r.status + ": " + r.stderr);
+        assertBytes(input, r.stdoutBytes, "10 MiB through interactive mode");
+    }
+
+    static void clientConnectTimeout() throws Exception {
+        // A listener whose accept queue is full: the kernel drops new handshakes, so a
+        // connect gets no answer at all. Loopback only.
+        try (ServerSocket full = new ServerSocket(0, 1, InetAddress.getByName(LOOPBACK))) {
+            List<SocketChannel> fillers = new ArrayList<>();
+            try {
+                for (int i = 0; i < 4; i++) {
+                    SocketChannel c = SocketChannel.open();
+                    resources.add(c);
+                    c.configureBlocking(false);
+                    c.connect(new InetSocketAddress(LOOPBACK, full.getLocalPort()));
+                    fillers.add(c);
+                }
+                Thread.sleep(300);
+                long start = System.nanoTime();
+                Result r = run(client("--host", LOOPBACK, "--port", String.valueOf(full.getLocalPort()), "hello"), 20_000);
+                double took = (System.nanoTime() - start) / 1e9;
+                check(r.status == 1, "exit status " + r.status + ": " + r.stderr);
+                check(r.stderr.equals("echo-client: cannot connect to " + LOOPBACK + ":" + full.getLocalPort() + ": timed out\n"),
+                        "stderr was: " + r.stderr);
+                check(took > 4.5 && took < 10, "gave up after " + took + " s");
+            } finally {
+                for (SocketChannel c : fillers) {
+                    c.close();
+                }
+            }
+        }
+    }
+
+    static void clientTrace() throws Exception {
+        Result r = run(client("--port", String.valueOf(server().port), "--trace", "traced"), 20_000);
+        check(r.status == 0 && r.stdout.equals("traced\n"), "exit status " + r.status + ", stdout " + r.stdout + r.stderr);
+        inOrder(r.stderr, List.of(
+                "connector +connect ",
+                "connector +connected to ",
+                "connector +make service handler: MessageService",
+                "connector +activate connection",
+                "connection +-> MessageService\\.connectionMade",
+                "facade +write 7 of 7 bytes",
+                "facade +shutdown output",
+                "reactor +dispatch read -> connection",
+                "facade +read 7 bytes",
+                "connection +-> MessageService\\.dataReceived \\(7 bytes\\)",
+                "facade +read: end of stream",
+                "connection +-> MessageService\\.connectionLost",
+                "reactor +stop \\(exit status 0\\)"));
     }
 
     // ================================================================ the lesson
@@ -1322,42 +1432,22 @@ public final class EchoTests {
             "ServiceHandler", List.of("EchoService", "QuoteService", "ChatService"),
             "WrapperFacade", List.of("SocketStream"));
 
+    /** The same for the client, whose connector is the other half of Acceptor-Connector. */
+    static final Map<String, List<String>> CLIENT_ROLES = Map.of(
+            "Reactor", List.of("SelectorReactor"),
+            "Connector", List.of("SocketConnector"),
+            "ConcreteEventHandler", List.of("Connection"),
+            "ServiceHandler", List.of("InteractiveService", "MessageService"),
+            "WrapperFacade", List.of("SocketStream"));
+
     /** The role annotations, their values, --roles and PATTERNS.md agree; each sentence is said once in the code. */
     static void roles() throws Exception {
-        String source = Files.readString(root.resolve("EchoServer.java"));
-        String patterns = Files.readString(root.resolve("PATTERNS.md"));
-        StringBuilder rolesOutput = new StringBuilder();
-        Map<String, List<String>> found = new LinkedHashMap<>();
-        try (URLClassLoader loader = new URLClassLoader(new URL[] {classes.toUri().toURL()}, null)) {
-            Class<?> server = loader.loadClass("EchoServer");
-            for (Class<?> type : server.getDeclaredClasses()) {
-                for (Annotation a : type.getAnnotations()) {
-                    String role = a.annotationType().getSimpleName();
-                    if (!ROLES.containsKey(role)) {
-                        continue;
-                    }
-                    check(a.annotationType().getAnnotation(java.lang.annotation.Retention.class) != null, role + " not kept at run time");
-                    Method value = a.annotationType().getDeclaredMethod("value");
-                    value.setAccessible(true); // the annotation types are package-private, as nested types
-                    String sentence = (String) value.invoke(a);
-                    found.computeIfAbsent(role, r -> new ArrayList<>()).add(type.getSimpleName());
-                    rolesOutput.append(type.getSimpleName()).append(": @").append(role).append(": ").append(sentence).append('\n');
-                    check(sentence.startsWith("Plays the "), type.getSimpleName() + "'s role sentence should say which role it plays");
-                    check(count(source, sentence) == 1, type.getSimpleName() + "'s role sentence should stand once in EchoServer.java, in its annotation");
-                    check(oneLine(patterns).contains(sentence), "PATTERNS.md does not say, for " + type.getSimpleName() + ": " + sentence);
-                }
-            }
-        }
-        for (List<String> types : found.values()) {
-            Collections.sort(types);
-        }
-        Map<String, List<String>> expected = new LinkedHashMap<>();
-        ROLES.forEach((role, types) -> expected.put(role, types.stream().sorted().toList()));
-        check(found.equals(expected), "role annotations found: " + found + ", expected " + expected);
+        String rolesOutput = annotatedRoles("EchoServer", ROLES);
+        annotatedRoles("EchoClient", CLIENT_ROLES);
         Result r = run(List.of(java, "-cp", classes.toString(), "EchoServer", "--roles"), 20_000);
         check(r.status == 0, "--roles exit status " + r.status);
         List<String> printed = new ArrayList<>(List.of(r.stdout.split("\n")));
-        List<String> wanted = new ArrayList<>(List.of(rolesOutput.toString().split("\n")));
+        List<String> wanted = new ArrayList<>(List.of(rolesOutput.split("\n")));
         Collections.sort(printed);
         Collections.sort(wanted);
         check(printed.equals(wanted), "--roles printed:\n" + r.stdout + "expected:\n" + rolesOutput);
@@ -1366,15 +1456,52 @@ public final class EchoTests {
         }
     }
 
-    static final Pattern LINK = Pattern.compile("\\[`([^`]+)`\\]\\(EchoServer\\.java#L(\\d+)(?:-L(\\d+))?\\)");
+    /** Checks one program's role annotations against the expected classes and PATTERNS.md; returns "Class: @Role: sentence" lines. */
+    static String annotatedRoles(String program, Map<String, List<String>> roles) throws Exception {
+        String source = Files.readString(root.resolve(program + ".java"));
+        String patterns = Files.readString(root.resolve("PATTERNS.md"));
+        StringBuilder output = new StringBuilder();
+        Map<String, List<String>> found = new LinkedHashMap<>();
+        try (URLClassLoader loader = new URLClassLoader(new URL[] {classes.toUri().toURL()}, null)) {
+            for (Class<?> type : loader.loadClass(program).getDeclaredClasses()) {
+                for (Annotation a : type.getAnnotations()) {
+                    String role = a.annotationType().getSimpleName();
+                    if (!roles.containsKey(role)) {
+                        continue;
+                    }
+                    String name = program + "." + type.getSimpleName();
+                    check(a.annotationType().getAnnotation(java.lang.annotation.Retention.class) != null, role + " not kept at run time");
+                    Method value = a.annotationType().getDeclaredMethod("value");
+                    value.setAccessible(true); // the annotation types are package-private, as nested types
+                    String sentence = (String) value.invoke(a);
+                    found.computeIfAbsent(role, r -> new ArrayList<>()).add(type.getSimpleName());
+                    output.append(type.getSimpleName()).append(": @").append(role).append(": ").append(sentence).append('\n');
+                    check(sentence.startsWith("Plays the "), name + "'s role sentence should say which role it plays");
+                    check(count(source, sentence) == 1, name + "'s role sentence should stand once in " + program + ".java, in its annotation");
+                    check(oneLine(patterns).contains(sentence), "PATTERNS.md does not say, for " + name + ": " + sentence);
+                }
+            }
+        }
+        for (List<String> types : found.values()) {
+            Collections.sort(types);
+        }
+        Map<String, List<String>> expected = new LinkedHashMap<>();
+        roles.forEach((role, types) -> expected.put(role, types.stream().sorted().toList()));
+        check(found.equals(expected), program + ": role annotations found: " + found + ", expected " + expected);
+        return output.toString();
+    }
+
+    static final Pattern LINK = Pattern.compile("\\[`([^`]+)`\\]\\((Echo(?:Server|Client))\\.java#L(\\d+)(?:-L(\\d+))?\\)");
 
     /**
-     * Each link [`Name`](EchoServer.java#La-Lb) in PATTERNS.md must start at Name's declaration
-     * (or the annotation just above it) and end at its closing brace. Name is a nested type, a
-     * method of one (`Type.method()`), or a top-level member. The message says where it really is.
+     * Each link [`Name`](EchoServer.java#La-Lb) in PATTERNS.md (or into EchoClient.java) must start
+     * at Name's declaration (or the annotation just above it) and end at its closing brace. Name is a
+     * nested type, a method of one (`Type.method()`), or a top-level member. The message says where it really is.
      */
     static void lineRanges() throws Exception {
-        List<String> source = Files.readAllLines(root.resolve("EchoServer.java"));
+        Map<String, List<String>> sources = Map.of(
+                "EchoServer", Files.readAllLines(root.resolve("EchoServer.java")),
+                "EchoClient", Files.readAllLines(root.resolve("EchoClient.java")));
         String patterns = Files.readString(root.resolve("PATTERNS.md"));
         Matcher m = LINK.matcher(patterns);
         int links = 0;
@@ -1382,13 +1509,14 @@ public final class EchoTests {
         while (m.find()) {
             links++;
             String name = m.group(1);
-            int from = Integer.parseInt(m.group(2));
-            int to = m.group(3) == null ? from : Integer.parseInt(m.group(3));
-            int[] actual = locate(source, name);
+            String file = m.group(2) + ".java";
+            int from = Integer.parseInt(m.group(3));
+            int to = m.group(4) == null ? from : Integer.parseInt(m.group(4));
+            int[] actual = locate(sources.get(m.group(2)), name);
             if (actual == null) {
-                wrong.add("`" + name + "` is not declared in EchoServer.java");
+                wrong.add("`" + name + "` is not declared in " + file);
             } else if (from != actual[0] || to != actual[1]) {
-                wrong.add("`" + name + "` is at #L" + actual[0] + "-L" + actual[1] + ", PATTERNS.md says #L" + from + (m.group(3) == null ? "" : "-L" + to));
+                wrong.add("`" + name + "` is at " + file + "#L" + actual[0] + "-L" + actual[1] + ", PATTERNS.md says #L" + from + (m.group(4) == null ? "" : "-L" + to));
             }
         }
         check(links >= 20, "only " + links + " line links in PATTERNS.md");
@@ -1396,6 +1524,9 @@ public final class EchoTests {
         for (String type : List.of("SelectorReactor", "SocketAcceptor", "Connection", "EchoService", "QuoteService",
                 "ChatRoom", "ChatService", "SocketStream", "EventHandler", "ServiceFactory", "Transport", "Service")) {
             check(patterns.contains("[`" + type + "`](EchoServer.java#L"), "PATTERNS.md has no line link for " + type);
+        }
+        for (String type : List.of("SocketConnector", "SelectorReactor", "Connection", "MessageService", "InteractiveService", "SocketStream")) {
+            check(patterns.contains("[`" + type + "`](EchoClient.java#L"), "PATTERNS.md has no line link into EchoClient.java for " + type);
         }
     }
 
