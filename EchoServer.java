@@ -21,6 +21,8 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
+import java.net.ProtocolFamily;
+import java.net.StandardProtocolFamily;
 import java.net.SocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
@@ -283,9 +285,12 @@ public final class EchoServer {
             this.factory = factory;
         }
 
-        /** Opens the passive-mode endpoint and registers it for accept events. */
-        InetSocketAddress open(InetSocketAddress address) throws IOException {
-            listener = ServerSocketChannel.open();
+        /**
+         * Opens the passive-mode endpoint and registers it for accept events. Without a family
+         * the socket takes IPv6 and IPv4 alike; an IPv4 address gets an IPv4-only socket.
+         */
+        InetSocketAddress open(InetSocketAddress address, ProtocolFamily family) throws IOException {
+            listener = family == null ? ServerSocketChannel.open() : ServerSocketChannel.open(family);
             try {
                 listener.setOption(StandardSocketOptions.SO_REUSEADDR, true); // restart at once after a stop
                 listener.bind(address, BACKLOG);
@@ -1151,7 +1156,9 @@ public final class EchoServer {
         }
         InetSocketAddress bound = null;
         try {
-            bound = new SocketAcceptor(connections, service, factory).open(address);
+            ProtocolFamily family = options.host == null ? null
+                    : address.getAddress() instanceof Inet6Address ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
+            bound = new SocketAcceptor(connections, service, factory).open(address, family);
         } catch (BindException e) {
             fail(bindFailure(address, e));
         } catch (IOException e) {
@@ -1458,8 +1465,41 @@ public final class EchoServer {
             if (!(address instanceof InetSocketAddress inet) || inet.getAddress() == null) {
                 return String.valueOf(address);
             }
-            String host = inet.getAddress().getHostAddress();
-            return (inet.getAddress() instanceof Inet6Address ? "[" + host + "]" : host) + ":" + inet.getPort();
+            if (inet.getAddress() instanceof Inet6Address ipv6) {
+                return "[" + shortForm(ipv6) + "]:" + inet.getPort();
+            }
+            return inet.getAddress().getHostAddress() + ":" + inet.getPort();
+        }
+
+        /** An IPv6 address as people write it (RFC 5952): "::1", not "0:0:0:0:0:0:0:1". */
+        static String shortForm(Inet6Address address) {
+            byte[] bytes = address.getAddress();
+            int[] groups = new int[8];
+            for (int i = 0; i < 8; i++) {
+                groups[i] = (bytes[2 * i] & 0xff) << 8 | bytes[2 * i + 1] & 0xff;
+            }
+            int zerosAt = -1;
+            int zeros = 1; // a run must be at least two groups long to become "::"
+            for (int i = 0, run = 0; i < 8; i++) {
+                run = groups[i] == 0 ? run + 1 : 0;
+                if (run > zeros) {
+                    zeros = run;
+                    zerosAt = i - run + 1;
+                }
+            }
+            StringBuilder text = new StringBuilder();
+            for (int i = 0; i < 8; i++) {
+                if (i == zerosAt) {
+                    text.append("::");
+                    i += zeros - 1;
+                } else {
+                    if (text.length() > 0 && text.charAt(text.length() - 1) != ':') {
+                        text.append(':');
+                    }
+                    text.append(Integer.toHexString(groups[i]));
+                }
+            }
+            return text.toString();
         }
 
         /**

@@ -119,7 +119,7 @@ public final class EchoBench {
             failed |= !startup(classes);
         }
 
-        System.out.println("| scenario | conns x in flight | result | p50 µs | p99 µs | p99.9 µs | runs | errors |");
+        System.out.println("| scenario | conns x in flight | result (median) | p50 µs | p99 µs | p99.9 µs | each run, or details | errors |");
         System.out.println("|---|--:|--:|--:|--:|--:|---|--:|");
         for (String[] row : table) {
             System.out.println("| " + String.join(" | ", row) + " |");

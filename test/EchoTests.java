@@ -31,6 +31,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import java.util.Map;
 import java.util.Random;
@@ -73,21 +74,18 @@ public final class EchoTests {
             System.err.println("run the tests from the repository's root: ./run.sh test");
             System.exit(2);
         }
+        List<Test> tests = selected(tests(), args);
         java = ProcessHandle.current().info().command().orElse("java");
         classes = Files.createTempDirectory("echo-tests");
         compile(root.resolve("EchoServer.java"), root.resolve("EchoClient.java"));
         System.out.println("testing with " + java + " (Java " + Runtime.version() + ")");
 
-        List<Test> tests = tests();
         int passed = 0;
         int failed = 0;
         int skipped = 0;
         long suiteStart = System.nanoTime();
         try {
             for (Test test : tests) {
-                if (args.length > 0 && Arrays.stream(args).noneMatch(test.name()::contains)) {
-                    continue;
-                }
                 long start = System.nanoTime();
                 String failure = runBounded(test);
                 String took = String.format("%.1f s", (System.nanoTime() - start) / 1e9);
@@ -113,6 +111,43 @@ public final class EchoTests {
         System.out.printf("suite time %.1f s%n", (System.nanoTime() - suiteStart) / 1e9);
         System.out.println(passed + " passed, " + failed + " failed" + (skipped > 0 ? ", " + skipped + " skipped" : ""));
         System.exit(failed > 0 ? 1 : 0);
+    }
+
+    /**
+     * The tests whose names contain one of the words, ignoring case (all of them without words).
+     * --list prints the names; a word that matches nothing is a usage error (exit 2), so that a
+     * typo never passes as "0 passed, 0 failed".
+     */
+    static List<Test> selected(List<Test> all, String[] args) {
+        List<String> words = new ArrayList<>();
+        for (String arg : args) {
+            if (arg.equals("--list")) {
+                all.forEach(test -> System.out.println(test.name()));
+                System.exit(0);
+            } else if (arg.equals("--help") || arg.equals("-h")) {
+                System.out.println("usage: ./run.sh test [--list] [WORD ...]   (the tests whose names contain a WORD, any case)");
+                System.exit(0);
+            } else if (arg.startsWith("-")) {
+                System.err.println("unknown option '" + arg + "'\nusage: ./run.sh test [--list] [WORD ...]");
+                System.exit(2);
+            }
+            words.add(arg.toLowerCase(Locale.ROOT));
+        }
+        List<Test> chosen = new ArrayList<>();
+        for (Test test : all) {
+            String name = test.name().toLowerCase(Locale.ROOT);
+            if (words.isEmpty() || words.stream().anyMatch(name::contains)) {
+                chosen.add(test);
+            }
+        }
+        for (String word : words) {
+            if (all.stream().noneMatch(test -> test.name().toLowerCase(Locale.ROOT).contains(word))) {
+                System.err.println("no test name contains '" + word + "'; the tests are:");
+                all.forEach(test -> System.err.println("  " + test.name()));
+                System.exit(2);
+            }
+        }
+        return chosen;
     }
 
     static List<Test> tests() {
@@ -869,6 +904,16 @@ public final class EchoTests {
             check(local.stdout().startsWith("echo server listening on 127.0.0.1:" + local.port + "\n"), "stdout was: " + local.stdout());
             assertBytes(bytes("local\n"), roundTrip(local.port, bytes("local\n")), "echo");
         }
+        try (Server ipv4 = Server.start("--host", "0.0.0.0")) {
+            check(ipv4.stdout().equals("echo server listening on 0.0.0.0:" + ipv4.port + "\n"), "stdout was: " + ipv4.stdout());
+            assertBytes(bytes("v4\n"), roundTrip(ipv4.port, bytes("v4\n")), "echo over IPv4");
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("::1", ipv4.port), 2000);
+                throw new AssertionError("--host 0.0.0.0 accepted a connection over IPv6");
+            } catch (IOException expected) {
+                // refused: IPv4 only, as asked (or no IPv6 at all)
+            }
+        }
     }
 
     static void ipv6() throws Exception {
@@ -878,7 +923,7 @@ public final class EchoTests {
             throw new Skip("no IPv6 loopback on this machine");
         }
         try (Server server = Server.start("--host", "::1")) {
-            check(server.stdout().contains("listening on [0:0:0:0:0:0:0:1]:" + server.port), "stdout was: " + server.stdout());
+            check(server.stdout().equals("echo server listening on [::1]:" + server.port + "\n"), "stdout was: " + server.stdout());
             try (Socket s = new Socket()) {
                 s.connect(new InetSocketAddress("::1", server.port), 5000);
                 s.setSoTimeout(10_000);
