@@ -405,8 +405,7 @@ public final class EchoServer {
         // sent many tiny lines costs its bytes in heap, not a buffer object per line.
         static final int MIN_QUEUED = 4 * 1024;
 
-        private final Connections all;
-        private final SelectorReactor reactor;
+        private final Connections all;             // what every connection shares, the reactor included
         private final SocketStream stream;
         private final Service service;
         private SelectionKey key;
@@ -415,7 +414,7 @@ public final class EchoServer {
         private ByteBuffer held;                  // the start of an unfinished line, or null
         private ArrayDeque<ByteBuffer> unsent;    // bytes the socket has not taken yet, or null
         private int unsentBytes;
-        private long heapHeld;                    // what held and unsent cost, counted in the budget
+        private int heapHeld;                     // what held and unsent cost, counted in the budget
         private boolean inputOpen = true;
         private boolean readingPaused;            // by this connection's water marks
         private boolean memoryPaused;             // by the budget over all connections
@@ -428,14 +427,13 @@ public final class EchoServer {
 
         Connection(Connections all, SocketStream stream, Service service) {
             this.all = all;
-            this.reactor = all.reactor;
             this.stream = stream;
             this.service = service;
         }
 
         /** Activation: the acceptor calls it once; from then on the reactor calls handleEvent. */
         void open() throws IOException {
-            key = stream.register(reactor, SelectionKey.OP_READ, this);
+            key = stream.register(all.reactor, SelectionKey.OP_READ, this);
             interest = SelectionKey.OP_READ;
             all.opened(this);
             Log.connection(stream.peer(), "opened", all.open);
@@ -479,7 +477,7 @@ public final class EchoServer {
         // ---- input: read, then frame into lines for the service
 
         private void readInput() throws IOException {
-            ByteBuffer in = reactor.readBuffer();
+            ByteBuffer in = all.reactor.readBuffer();
             int room = all.underPressure() ? Connections.SMALL_READ : SelectorReactor.READ_SIZE;
             in.limit(SelectorReactor.READ_SIZE + room).position(SelectorReactor.READ_SIZE);
             int count = stream.read(in);
@@ -559,7 +557,7 @@ public final class EchoServer {
             in.position(lineStart);
             if (in.hasRemaining() && !closed) {
                 if (Trace.on) Trace.say(toString(), "holds " + in.remaining() + " bytes of an unfinished line");
-                held = in == reactor.readBuffer()
+                held = in == all.reactor.readBuffer()
                         ? ByteBuffer.allocate(in.remaining()).put(in).flip() // the shared buffer is reused
                         : in.position() == 0 ? in : in.compact().flip();
             }
@@ -695,7 +693,7 @@ public final class EchoServer {
                 wanted |= SelectionKey.OP_WRITE;
             }
             if (wanted != interest) {
-                reactor.setInterest(key, wanted);
+                all.reactor.setInterest(key, wanted);
                 interest = wanted;
             }
         }
@@ -709,11 +707,11 @@ public final class EchoServer {
         }
 
         /** A buffer's cost in heap: its bytes and its object, so many small ones cannot hide. */
-        private static long cost(ByteBuffer buffer) {
+        private static int cost(ByteBuffer buffer) {
             return buffer.capacity() + Connections.BUFFER_OVERHEAD;
         }
 
-        private void account(long bytes) {
+        private void account(int bytes) {
             heapHeld += bytes;
             all.account(bytes);
         }
@@ -725,7 +723,7 @@ public final class EchoServer {
             if (!closed) {
                 if (Trace.on) Trace.say(toString(), "close" + (reason == null ? "" : ": " + reason));
                 closeReason = reason;
-                reactor.remove(key);
+                all.reactor.remove(key);
             }
         }
 
@@ -777,7 +775,7 @@ public final class EchoServer {
         final long idleTimeoutMillis; // 0: never
         final long budget;            // bytes held and queued over all connections, overheads included
         int open;
-        private long opened;          // connections ever opened: the next one's number
+        private int opened;           // connections ever opened: the next one's number
         private long buffered;
         private boolean pressure;     // over the budget, and not yet back under three quarters of it
         private long pressureSpells;
@@ -831,8 +829,8 @@ public final class EchoServer {
             paused.add(c);
         }
 
-        long nextId() {
-            return ++opened;
+        int nextId() {
+            return ++opened; // wraps after 2^31 connections: it only names them in the trace
         }
 
         void opened(Connection c) {
@@ -1067,9 +1065,9 @@ public final class EchoServer {
         // leaves it. It is the one place TLS would go: an SSLEngine between these methods and the channel.
         private final SocketChannel channel;
         private final SocketAddress peer; // kept: a closed channel no longer tells
-        final long id;                    // the connection's number, for the trace
+        final int id;                     // the connection's number, for the trace
 
-        SocketStream(SocketChannel channel, long id) throws IOException {
+        SocketStream(SocketChannel channel, int id) throws IOException {
             this.channel = channel;
             this.id = id;
             channel.configureBlocking(false);

@@ -1376,7 +1376,7 @@ public final class EchoTests {
 
     /** The client's CPU time so far, from /proc (Linux). */
     static long cpuMillis(Process p) throws IOException {
-        String stat = Files.readString(Path.of("/proc/" + p.pid() + "/stat"));
+        String stat = Files.readString(proc(p.pid() + "/stat"));
         String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
         return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) * 10;
     }
@@ -1770,13 +1770,13 @@ public final class EchoTests {
         }
 
         long cpuMillis() throws IOException {
-            String stat = Files.readString(Path.of("/proc/" + pid() + "/stat"));
+            String stat = Files.readString(proc(pid() + "/stat"));
             String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
             return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) * 10; // utime + stime, 100 ticks/s
         }
 
         long rssKiB() throws IOException {
-            for (String line : Files.readAllLines(Path.of("/proc/" + pid() + "/status"))) {
+            for (String line : Files.readAllLines(proc(pid() + "/status"))) {
                 if (line.startsWith("VmRSS:")) {
                     return Long.parseLong(line.replaceAll("\\D", ""));
                 }
@@ -1785,7 +1785,7 @@ public final class EchoTests {
         }
 
         int openDescriptors() throws IOException {
-            try (var files = Files.list(Path.of("/proc/" + pid() + "/fd"))) {
+            try (var files = Files.list(proc(pid() + "/fd"))) {
                 return (int) files.count();
             }
         }
@@ -2007,13 +2007,21 @@ public final class EchoTests {
     }
 
     static boolean signalIgnored(int signal) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        for (String line : Files.readAllLines(proc("self/status"))) {
             if (line.startsWith("SigIgn:")) {
                 long mask = Long.parseUnsignedLong(line.substring(7).trim(), 16);
                 return (mask & (1L << (signal - 1))) != 0;
             }
         }
         return false;
+    }
+
+    /** A file under Linux's /proc; elsewhere the test that needs it is skipped, with this reason. */
+    static Path proc(String file) {
+        if (!Files.isDirectory(Path.of("/proc/self"))) {
+            throw new Skip("needs Linux's /proc to measure the server");
+        }
+        return Path.of("/proc", file);
     }
 
     static void compile(Path... sources) {
