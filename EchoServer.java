@@ -273,15 +273,15 @@ public final class EchoServer {
 
         private final Connections connections;
         private final SelectorReactor reactor;
-        private final String service; // its name, for the log and the trace
+        private final String serviceName; // for the trace
         private final ServiceFactory factory;
         private ServerSocketChannel listener;
         private SelectionKey listenerKey;
 
-        SocketAcceptor(Connections connections, String service, ServiceFactory factory) {
+        SocketAcceptor(Connections connections, String serviceName, ServiceFactory factory) {
             this.connections = connections;
             this.reactor = connections.reactor;
-            this.service = service;
+            this.serviceName = serviceName;
             this.factory = factory;
         }
 
@@ -356,7 +356,7 @@ public final class EchoServer {
         private void pauseAccepting(Throwable e) {
             Log.error("accept failed: " + Log.reason(e) + "; pausing accepts for " + ACCEPT_RETRY_MILLIS + " ms");
             reactor.setInterest(listenerKey, 0);
-            reactor.schedule(ACCEPT_RETRY_MILLIS, "accept again (" + service + ")", () -> {
+            reactor.schedule(ACCEPT_RETRY_MILLIS, "accept again (" + serviceName + ")", () -> {
                 if (listenerKey.isValid()) {
                     reactor.setInterest(listenerKey, SelectionKey.OP_ACCEPT);
                 }
@@ -374,7 +374,7 @@ public final class EchoServer {
 
         @Override
         public String toString() {
-            return "acceptor (" + service + ")";
+            return "acceptor (" + serviceName + ")";
         }
     }
 
