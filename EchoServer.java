@@ -580,7 +580,7 @@ public final class EchoServer {
                 logLines(lines);
             }
             if (!closed) {
-                if (Trace.on) Trace.say(toString(), "" + Trace.lines(lines) + " -> " + serviceName() + ".linesReceived");
+                if (Trace.on) Trace.say(toString(), Trace.lines(lines) + " -> " + serviceName() + ".linesReceived");
                 service.linesReceived(lines);
             }
         }
