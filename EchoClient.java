@@ -368,6 +368,9 @@ public final class EchoClient {
 
         @Override
         public void write(ByteBuffer bytes) {
+            if (closed) {
+                return; // input typed after the server closed: nowhere to send it
+            }
             try {
                 if (unsent.isEmpty()) {
                     stream.write(bytes); // write first: OP_WRITE only when the socket is full
@@ -401,7 +404,7 @@ public final class EchoClient {
         @Override
         public void halfClose() {
             halfCloseWanted = true;
-            if (unsent.isEmpty()) {
+            if (unsent.isEmpty() && !closed) {
                 shutdownOutput();
             }
         }
