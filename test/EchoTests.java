@@ -222,6 +222,7 @@ public final class EchoTests {
         t.add(new Test("client: 10 MiB piped through interactive mode come back byte-exact", EchoTests::clientPipe));
         t.add(new Test("client: a connect that gets no answer times out after 5 s, one line, exit 1", EchoTests::clientConnectTimeout));
         t.add(new Test("client: --trace narrates the connector's steps", EchoTests::clientTrace));
+        t.add(new Test("client: the server closing first in interactive mode is one line, exit 1", EchoTests::clientServerClosesFirst));
         // the lesson
         t.add(new Test("both programs run with the source launcher", EchoTests::sourceLauncher));
         t.add(new Test("role annotations, class comments, --roles and PATTERNS.md agree", EchoTests::roles));
@@ -1436,6 +1437,24 @@ public final class EchoTests {
                 for (SocketChannel c : fillers) {
                     c.close();
                 }
+            }
+        }
+    }
+
+    static void clientServerClosesFirst() throws Exception {
+        try (Server server = Server.start("--idle-timeout", "1")) {
+            Process p = new ProcessBuilder(client("--port", String.valueOf(server.port))).directory(root.toFile()).start();
+            try {
+                p.getOutputStream().write(bytes("typed\n"));
+                p.getOutputStream().flush(); // standard input stays open: the user could still type
+                check(p.waitFor(10, TimeUnit.SECONDS), "the client did not notice that the server closed");
+                String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                check(p.exitValue() == 1, "exit status " + p.exitValue());
+                check(err.equals("echo-client: connection closed by the server\n"), "stderr was: " + err);
+                check(out.equals("typed\n"), "stdout was: " + out);
+            } finally {
+                p.destroyForcibly();
             }
         }
     }
