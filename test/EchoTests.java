@@ -1012,9 +1012,10 @@ public final class EchoTests {
 
     static void quote() throws Exception {
         try (Server server = Server.start("--qotd", "0")) {
+            int quotePort = server.port("quote"); // waits for its line
             check(server.stdout().matches("(?s)echo server listening on \\*:\\d+ \\(all interfaces\\)\n"
                     + "quote server listening on \\*:\\d+ \\(all interfaces\\)\n"), "stdout was: " + server.stdout());
-            try (Socket s = connect(server.port("quote"))) {
+            try (Socket s = connect(quotePort)) {
                 assertBytes(bytes("An apple a day keeps the doctor away\r\n"), readToEnd(s), "the default quote");
             }
             assertBytes(bytes("echo\n"), roundTrip(server.port, bytes("echo\n")), "the echo beside it");
@@ -1683,7 +1684,7 @@ public final class EchoTests {
             errReader = readLog ? pump(process.getErrorStream(), err) : null;
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             Matcher m;
-            while (!(m = Pattern.compile("listening on \\S*:(\\d+)").matcher(stdout())).find()) {
+            while (!(m = Pattern.compile("listening on \\S*:(\\d+)[ \\n]").matcher(stdout())).find()) {
                 if (!process.isAlive() || System.nanoTime() > deadline) {
                     process.destroyForcibly();
                     throw new AssertionError("server did not start: " + command + "\n" + stdout() + log());
@@ -1740,7 +1741,7 @@ public final class EchoTests {
 
         /** The port of a service, from its "NAME server listening on ADDRESS:PORT" line. */
         int port(String service) throws InterruptedException {
-            Pattern line = Pattern.compile(service + " server listening on \\S*:(\\d+)");
+            Pattern line = Pattern.compile(service + " server listening on \\S*:(\\d+)[ \\n]");
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             Matcher m;
             while (!(m = line.matcher(stdout())).find()) {
