@@ -37,6 +37,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.tools.JavaCompiler;
@@ -74,10 +75,14 @@ public final class EchoTests {
             System.err.println("run the tests from the repository's root: ./run.sh test");
             System.exit(2);
         }
-        List<Test> tests = selected(tests(), args);
         java = ProcessHandle.current().info().command().orElse("java");
+        if (args.length == 3 && args[0].equals("--attack")) { // a test's helper, inside a network namespace
+            classes = Path.of(args[2]);
+            System.exit(attack(args[1]));
+        }
+        List<Test> tests = selected(tests(), args);
         classes = Files.createTempDirectory("echo-tests");
-        compile(root.resolve("EchoServer.java"), root.resolve("EchoClient.java"));
+        compile(root.resolve("EchoServer.java"), root.resolve("EchoClient.java"), root.resolve("test/EchoTests.java"));
         System.out.println("testing with " + java + " (Java " + Runtime.version() + ")");
 
         int passed = 0;
@@ -184,7 +189,8 @@ public final class EchoTests {
         t.add(new Test("under a 64-descriptor limit: no spin, serves its clients, recovers", EchoTests::descriptorLimit));
         // staying up: small heaps, descriptors, a stalled log, idle connections
         t.add(new Test("-Xmx48m, 3000 clients each holding 16383 bytes of a line: up, served, nothing lost", EchoTests::smallHeapHeldLines));
-        t.add(new Test("-Xmx48m, 2000 clients that send and never read: up, served, nothing lost", EchoTests::smallHeapNonReaders));
+        t.add(new Test("-Xmx48m, 2000 clients that send and never read: up, served, nothing lost", () -> inSmallBuffers("non-readers")));
+        t.add(new Test("-Xmx48m, 40 non-readers sending one-byte lines: up, served, nothing lost", () -> inSmallBuffers("one-byte-lines")));
         t.add(new Test("-Xmx48m, --max-line 64 MiB, 8 clients sending 64 MiB without newline", EchoTests::smallHeapHugeLines));
         t.add(new Test("out of descriptors before the first echo, from classes and from source", EchoTests::descriptorsBeforeFirstEcho));
         t.add(new Test("a stalled standard error never freezes the clients; SIGTERM exits within 2 s", EchoTests::stalledLog));
@@ -653,6 +659,57 @@ public final class EchoTests {
         return lines(new Random(1000 + i), size, 20, 200);
     }
 
+    /**
+     * Runs one attack in a network namespace of its own whose TCP buffers hold at most 64 KiB
+     * (on the host, loopback sockets grow to 4 MiB each, so the server's own queues would fill
+     * only after gigabytes of traffic). Loopback only. Needs root for unshare; skipped without.
+     */
+    static void inSmallBuffers(String attack) throws Exception {
+        String setup = "ip link set lo up && echo '4096 16384 65536' > /proc/sys/net/ipv4/tcp_wmem"
+                + " && echo '4096 16384 65536' > /proc/sys/net/ipv4/tcp_rmem && exec \"$@\"";
+        List<String> namespace = List.of("unshare", "--net", "bash", "-c", setup, "bash");
+        Result probe;
+        try {
+            probe = run(concat(namespace, List.of("true")), 10_000);
+        } catch (IOException e) {
+            throw new Skip("no unshare here, so no network namespace with small TCP buffers");
+        }
+        if (probe.status != 0) {
+            throw new Skip("cannot make a network namespace with small TCP buffers (needs root): " + probe.stderr.trim());
+        }
+        Result r = run(concat(namespace, List.of(java, "-cp", classes.toString(), "EchoTests", "--attack", attack, classes.toString())), 55_000);
+        check(r.status == 0, attack + ", with small TCP buffers: " + r.stdout + r.stderr);
+    }
+
+    static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
+    }
+
+    /** The helper's side of inSmallBuffers: 0 if the server came through, else 1 and why. */
+    static int attack(String name) {
+        try {
+            switch (name) {
+                case "non-readers" -> smallHeapNonReaders();
+                case "one-byte-lines" -> smallHeapOneByteLines();
+                default -> throw new AssertionError("no attack named " + name);
+            }
+            return 0;
+        } catch (Throwable e) {
+            System.out.println(e instanceof AssertionError ? e.getMessage() : e.toString());
+            return 1;
+        } finally {
+            for (AutoCloseable r : resources) {
+                try {
+                    r.close();
+                } catch (Exception e) {
+                    // cleaning up
+                }
+            }
+        }
+    }
+
     static void smallHeapNonReaders() throws Exception {
         try (Server server = Server.startJvm(List.of("-Xmx48m"), "--quiet")) {
             int count = 2000;
@@ -713,6 +770,56 @@ public final class EchoTests {
                 for (SocketChannel c : attackers) {
                     c.close();
                 }
+            }
+        }
+    }
+
+    /**
+     * Each read of one byte queues one echo once the socket is full: without coalescing, a
+     * buffer object per byte, about a hundred times the payload in heap.
+     */
+    static void smallHeapOneByteLines() throws Exception {
+        try (Server server = Server.startJvm(List.of("-Xmx48m"), "--quiet")) {
+            int count = 40;
+            int fill = 64 * 1024;   // fills the kernel's buffers, leaves the server below its high-water mark
+            int newlines = 20_000;  // and the server's own queue under 64 KiB: it keeps reading
+            byte[] data = attackerData(0, fill);
+            List<Socket> attackers = new ArrayList<>();
+            List<Thread> writers = new ArrayList<>();
+            try {
+                for (int i = 0; i < count; i++) {
+                    Socket s = new Socket();
+                    resources.add(s);
+                    s.setReceiveBufferSize(4096);
+                    s.setTcpNoDelay(true);
+                    s.connect(new InetSocketAddress(LOOPBACK, server.port), 5000);
+                    s.setSoTimeout(20_000);
+                    attackers.add(s);
+                    writers.add(daemon(() -> {
+                        OutputStream out = s.getOutputStream();
+                        out.write(data);
+                        Thread.sleep(500);
+                        for (int j = 0; j < newlines; j++) {
+                            out.write('\n'); // a one-byte line, paced so that most are a read of their own
+                            LockSupport.parkNanos(400_000);
+                        }
+                    }));
+                }
+                for (Thread w : writers) {
+                    w.join(30_000);
+                }
+                promptEcho(server, count + " clients sending one-byte lines");
+                List<Socket> kept = List.of(attackers.get(0), attackers.get(count - 1));
+                closeAllBut(attackers, kept);
+                byte[] expected = Arrays.copyOf(data, fill + newlines);
+                Arrays.fill(expected, fill, expected.length, (byte) '\n');
+                for (Socket s : kept) {
+                    s.shutdownOutput();
+                    assertBytes(expected, readToEnd(s), "attacker " + attackers.indexOf(s) + "'s echo, once the pressure is gone");
+                }
+                promptEcho(server, "after the attack");
+            } finally {
+                closeAll(attackers);
             }
         }
     }
