@@ -776,7 +776,7 @@ public final class EchoTests {
 
     /**
      * Each read of one byte queues one echo once the socket is full: without coalescing, a
-     * buffer object per byte, about a hundred times the payload in heap.
+     * buffer object per byte, about 80 times the payload in heap.
      */
     static void smallHeapOneByteLines() throws Exception {
         try (Server server = Server.startJvm(List.of("-Xmx48m"), "--quiet")) {
