@@ -231,7 +231,7 @@ public final class EchoTests {
         t.add(new Test("client: the server closing first in interactive mode is one line, exit 1", EchoTests::clientServerClosesFirst));
         // the lesson
         t.add(new Test("both programs run with the source launcher", EchoTests::sourceLauncher));
-        t.add(new Test("role annotations, class comments, --roles and PATTERNS.md agree", EchoTests::roles));
+        t.add(new Test("role annotations, --roles and PATTERNS.md agree; each role is said once", EchoTests::roles));
         t.add(new Test("every line range in PATTERNS.md holds what it names", EchoTests::lineRanges));
         return t;
     }
