@@ -603,22 +603,26 @@ public final class EchoServer {
                 return;
             }
             int start = bytes.position();
+            boolean queued = false;
             try {
                 if (unsent == null && stream.write(bytes) > 0) { // write first: OP_WRITE only when the socket is full
                     all.active(this);
                 }
                 if (bytes.hasRemaining()) {
                     queue(bytes);
+                    queued = true;
                 }
             } catch (IOException e) {
                 close(Log.reason(e));
             } finally {
                 bytes.position(start);
             }
-            if (unsentBytes > all.unsentLimit()) {
-                close("more than " + all.unsentLimit() + " bytes unsent: the peer is not reading");
-            } else if (!closed) {
-                updateInterest(); // another connection may be writing to us: OP_WRITE on now
+            if (queued && !closed) { // only queued output changes the limits or the interest
+                if (unsentBytes > all.unsentLimit()) {
+                    close("more than " + all.unsentLimit() + " bytes unsent: the peer is not reading");
+                } else {
+                    updateInterest(); // another connection may be writing to us: OP_WRITE on now
+                }
             }
         }
 
