@@ -450,8 +450,10 @@ public final class EchoClient {
     interface Service {
         void connectionMade(Transport transport);
 
-        /** Bytes from the server, as they arrive; the buffer is reused after the call. */
-        void dataReceived(ByteBuffer bytes);
+        /** Bytes from the server, as they arrive (the buffer is reused after the call): both services print them. */
+        default void dataReceived(ByteBuffer bytes) {
+            print(bytes);
+        }
 
         /** The server closed (reason null), or the connection broke (reason says why). */
         void connectionLost(String reason);
@@ -475,11 +477,6 @@ public final class EchoClient {
         public void connectionMade(Transport transport) {
             transport.write(ByteBuffer.wrap(message));
             transport.halfClose(); // the server echoes what it has, then closes
-        }
-
-        @Override
-        public void dataReceived(ByteBuffer bytes) {
-            print(bytes);
         }
 
         @Override
@@ -550,11 +547,6 @@ public final class EchoClient {
         private void endOfInput() {
             inputEnded = true;
             transport.halfClose(); // Ctrl-D: the server echoes any unfinished line, then closes
-        }
-
-        @Override
-        public void dataReceived(ByteBuffer bytes) {
-            print(bytes);
         }
 
         @Override
