@@ -1,139 +1,98 @@
-// EchoServer.java: a line echo server on one thread, written to teach three
-// patterns from Pattern-Oriented Software Architecture, vol. 2 (POSA2):
-// Wrapper Facade, Reactor and Acceptor-Connector.
-//
-//   java EchoServer.java [--port N] [--host ADDR] [--qotd PORT] [--chat PORT] [options]
-//
-// Read it top to bottom, the way the data flows: the entry point, the reactor
-// (event loop), the acceptor (accepts, makes a service handler, activates it), the
-// connection (per-connection mechanics), the services (echo, quote, chat), the
-// wrapper facade (the socket); then options, logging, host checks, annotations.
-// Plain JDK, no package, one file.
+// EchoServer.java: a line echo server on one thread that teaches three patterns of POSA2 (Pattern-Oriented
+// Software Architecture, vol. 2): Wrapper Facade, Reactor, Acceptor-Connector. JDK only: java EchoServer.java
+// Part I, the patterns, in the order the data flows: main; the reactor (Events, EventHandler, SelectorReactor);
+// the acceptor (ServiceFactory, SocketAcceptor); the connection (Transport, Connection); the services (Service,
+// EchoService, QuoteService, ChatRoom, ChatService); the wrapper facades (ListeningSocket, SocketStream).
+// Part II, staying up and running it, from the line "PART II" on: Limits (the memory budget, the idle
+// timeout), OutputQueue, options and start-up, Log, Trace, the role annotation types.
 
 import java.io.IOException;
-import java.lang.annotation.Annotation;
-import java.lang.annotation.ElementType;
-import java.lang.annotation.Retention;
-import java.lang.annotation.RetentionPolicy;
-import java.lang.annotation.Target;
-import java.net.BindException;
-import java.net.Inet6Address;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.NetworkInterface;
-import java.net.ProtocolFamily;
-import java.net.StandardProtocolFamily;
-import java.net.SocketAddress;
-import java.net.StandardSocketOptions;
+import java.lang.annotation.*;
+import java.net.*;
 import java.nio.ByteBuffer;
-import java.nio.channels.SelectableChannel;
-import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
-import java.nio.channels.Pipe;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
+import java.nio.channels.*;
 import java.nio.charset.StandardCharsets;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.PriorityQueue;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
+import java.util.*;
+import java.util.concurrent.*;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.*;
 
 public final class EchoServer {
 
     public static void main(String[] args) {
         Options options = Options.parseOrExit(args);
-        loadClassesNeededWhenOutOfDescriptors();
-        SelectorReactor reactor = SelectorReactor.openOrExit();
-        Connections connections = new Connections(reactor, options.maxLine, options.idleTimeoutSeconds * 1000L, options.memoryBudget);
-
-        // One reactor, one acceptor per service; only the factory differs.
-        listen(connections, options, "echo", options.port, EchoService::new);
+        SelectorReactor reactor = reactorOrExit();
+        Limits limits = new Limits(reactor, options);
+        // One reactor, one acceptor per service: only the factory differs.
+        listen(reactor, limits, options, "echo", options.port, EchoService::new);
         if (options.qotdPort >= 0) {
             ByteBuffer quote = ByteBuffer.wrap((options.quote + "\r\n").getBytes(StandardCharsets.UTF_8));
-            listen(connections, options, "quote", options.qotdPort, () -> new QuoteService(quote));
+            listen(reactor, limits, options, "quote", options.qotdPort, () -> new QuoteService(quote));
         }
-        if (options.chatPort >= 0) {
-            listen(connections, options, "chat", options.chatPort, new ChatRoom());
-        }
-        Log.info("started: pid " + ProcessHandle.current().pid() + ", Java " + Runtime.version()
-                + ", max line " + options.maxLine + " bytes, idle timeout " + options.idleTimeoutSeconds
-                + " s, memory budget " + options.memoryBudget + " bytes");
-
-        // Ctrl-C and SIGTERM run shutdown hooks on another thread: the hook only asks the
-        // reactor to stop and waits for it, so every socket is closed by the reactor thread.
+        if (options.chatPort >= 0) listen(reactor, limits, options, "chat", options.chatPort, new ChatRoom());
+        Log.started(options);
+        // Ctrl-C and SIGTERM run shutdown hooks on another thread: the hook only asks the reactor
+        // to stop and waits for it, so that every socket is closed by the reactor's own thread.
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            reactor.stop();
-            reactor.awaitStopped(SelectorReactor.SHUTDOWN_WAIT_MILLIS);
+            reactor.stopAndWait(SelectorReactor.SHUTDOWN_WAIT_MILLIS);
             Log.flush(Log.FLUSH_WAIT_MILLIS);
         }, "shutdown"));
-        if (!reactor.run()) {
-            System.exit(1);
-        }
+        if (!reactor.run()) System.exit(1);
     }
 
+    // ================================================================================ PART I: the patterns
     // ------------------------------------------------------------------ Reactor
 
-    /** What the reactor calls: every handler attached to a selection key implements it. */
-    interface EventHandler {
-        /** Hook method: the reactor calls it, on its own thread, when the handle is ready. */
-        void handleEvent(SelectionKey key);
-
-        /** Hook method: the reactor calls it once, when the handle leaves the loop (closed, failed, or shutdown). */
-        void handleClose();
+    /** The events a handle is ready for, or that its handler waits for: our words for the selector's bits. */
+    record Events(boolean accept, boolean read, boolean write) {
+        static final Events NONE = new Events(false, false, false);
+        static final Events ACCEPT = new Events(true, false, false);
+        static final Events READ = new Events(false, true, false);
     }
 
-    @Reactor("Plays the reactor role in Reactor and the dispatcher role in Acceptor-Connector: waits on one Selector for events on every handle, dispatches each to the handler attached to it, runs timers, and tells a handler when its handle is removed.")
+    /** What the reactor calls, on its own thread: POSA2's event handler, with its two hook methods. */
+    interface EventHandler {
+        void handleEvent(Events ready); // the handle is ready for these events
+        void handleClose();             // the handle has left the loop (closed, failed, shutdown): once
+    }
+
+    @Reactor("Plays the reactor role in Reactor and the dispatcher role in Acceptor-Connector: waits on one Selector"
+            + " for every handle's events, dispatches each to its handler, runs timers, and tells a handler when it"
+            + " is removed.")
     static final class SelectorReactor {
-        // One read buffer for every connection: only one handler runs at a time. Reads land
-        // in its second half, so that a held line start fits in front (Connection.readInput).
-        static final int READ_SIZE = 64 * 1024;
         // The shutdown hook waits this long for the loop to close everything, so we exit within 2 s.
         static final long SHUTDOWN_WAIT_MILLIS = 1500;
+        // After select() itself failed, wait this long (as Netty does): it cannot spin or flood the log.
+        static final long LOOP_FAILURE_PAUSE_MILLIS = 1000;
 
         private final Selector selector;
-        private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(2 * READ_SIZE);
         private final PriorityQueue<Timer> timers = new PriorityQueue<>(Comparator.comparingLong(Timer::deadline));
         private final CountDownLatch stopped = new CountDownLatch(1);
         private volatile boolean running = true;
 
-        record Timer(long deadline, String what, Runnable task) { }
+        /** What register returns: the handler's place in the loop. Only the reactor uses its key. */
+        record Registration(SelectionKey key) { }
+        private record Timer(long deadline, Runnable task) { }
+        private SelectorReactor(Selector selector) { this.selector = selector; }
 
-        private SelectorReactor(Selector selector) {
-            this.selector = selector;
+        static SelectorReactor open() throws IOException { return new SelectorReactor(Selector.open()); }
+
+        /** Adds a handle (a JDK channel, which a wrapper facade holds) to the set the loop waits on. */
+        Registration register(SelectableChannel handle, Events interest, EventHandler handler) throws IOException {
+            return new Registration(handle.register(selector, ops(interest), handler));
         }
 
-        static SelectorReactor openOrExit() {
-            try {
-                return new SelectorReactor(Selector.open());
-            } catch (IOException e) {
-                fail("cannot open a selector: " + Log.reason(e));
-                return null;
-            }
-        }
-
-        /** Adds a handle to the set the reactor waits on, with its handler attached to its key. */
-        SelectionKey register(SelectableChannel handle, int interest, EventHandler handler) throws IOException {
-            return handle.register(selector, interest, handler);
-        }
-
-        /** The events a handler wants next, for example read and write, or none while paused. */
-        void setInterest(SelectionKey key, int interest) {
-            if (Trace.on) Trace.say("reactor", "interest of " + key.attachment() + ": " + Trace.events(interest));
-            key.interestOps(interest);
+        /** The events a handler waits for next: read and write, say, or none while it is paused. */
+        void setInterest(Registration registration, Events interest) {
+            if (Trace.on) Trace.interest(registration.key().attachment(), interest);
+            registration.key().interestOps(ops(interest));
         }
 
         /** Takes a handle out of the loop and tells its handler; safe to call twice. */
-        void remove(SelectionKey key) {
+        void remove(Registration registration) {
+            SelectionKey key = registration.key();
             if (key.isValid()) {
                 if (Trace.on) Trace.say("reactor", "remove " + key.attachment() + " -> handleClose");
                 key.cancel();
@@ -143,28 +102,23 @@ public final class EchoServer {
 
         /** Runs a task on the reactor thread after a delay: the loop's only kind of timer. */
         void schedule(long delayMillis, String what, Runnable task) {
-            if (Trace.on) Trace.say("reactor", "timer in " + delayMillis + " ms: " + what);
-            timers.add(new Timer(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMillis), what, task));
+            Runnable due = Trace.on ? Trace.timer(delayMillis, what, task) : task;
+            timers.add(new Timer(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMillis), due));
         }
 
-        ByteBuffer readBuffer() {
-            return readBuffer;
-        }
-
-        /** The event loop: wait, dispatch every ready handle, run due timers. Returns false if the selector failed. */
+        /** The event loop: wait, dispatch every ready handle, run due timers. False if the selector broke. */
         boolean run() {
             try {
                 while (running) {
                     try {
                         int ready = selector.select(millisToNextTimer());
                         if (Trace.on && ready > 0) Trace.say("reactor", "select: " + ready + " ready");
-                        for (SelectionKey key : selector.selectedKeys()) {
-                            dispatch(key);
-                        }
+                        for (SelectionKey key : selector.selectedKeys()) dispatch(key);
                         selector.selectedKeys().clear();
                         runDueTimers();
-                    } catch (RuntimeException | Error e) { // out of memory in select itself: try again
-                        Log.failure("event loop", e);
+                    } catch (RuntimeException | Error e) { // in select itself: out of memory, say
+                        Log.failure("the event loop", e);
+                        Log.sleep(LOOP_FAILURE_PAUSE_MILLIS);
                     }
                 }
                 return true;
@@ -177,52 +131,45 @@ public final class EchoServer {
             }
         }
 
-        /**
-         * Dispatch by attachment: the key carries its handler. Whatever one handler throws, an
-         * Error such as OutOfMemoryError included, ends that handler only, never the loop.
-         */
+        /** Dispatch by attachment. Whatever a handler throws, an Error too, ends that handler only. */
         private void dispatch(SelectionKey key) {
-            if (!key.isValid()) {
-                return; // removed by an earlier handler in this same batch
-            }
+            if (!key.isValid()) return; // removed by an earlier handler in this same batch
             try {
-                if (Trace.on) Trace.say("reactor", "dispatch " + Trace.events(key.readyOps()) + " -> " + key.attachment());
-                ((EventHandler) key.attachment()).handleEvent(key);
+                Events ready = new Events(key.isAcceptable(), key.isReadable(), key.isWritable());
+                if (Trace.on) Trace.say("reactor", "dispatch " + Trace.events(ready) + " -> " + key.attachment());
+                ((EventHandler) key.attachment()).handleEvent(ready);
             } catch (Throwable e) {
-                Log.failure("handler", e);
-                remove(key);
+                Log.failure(key.attachment(), e);
+                remove(new Registration(key));
             }
+        }
+
+        private static int ops(Events events) {
+            return (events.accept() ? SelectionKey.OP_ACCEPT : 0) | (events.read() ? SelectionKey.OP_READ : 0)
+                    | (events.write() ? SelectionKey.OP_WRITE : 0);
         }
 
         private long millisToNextTimer() {
             Timer next = timers.peek();
-            if (next == null) {
-                return 0; // no timer: block until an event (or wakeup)
-            }
-            long millis = TimeUnit.NANOSECONDS.toMillis(next.deadline() - System.nanoTime());
-            return Math.max(1, millis + 1);
+            if (next == null) return 0; // no timer: block until an event (or wakeup)
+            return Math.max(1, TimeUnit.NANOSECONDS.toMillis(next.deadline() - System.nanoTime()) + 1);
         }
 
         private void runDueTimers() {
             long now = System.nanoTime();
             while (!timers.isEmpty() && timers.peek().deadline() - now <= 0) {
                 try {
-                    Timer due = timers.poll();
-                    if (Trace.on) Trace.say("reactor", "timer due: " + due.what());
-                    due.task().run();
+                    timers.poll().task().run();
                 } catch (Throwable e) {
-                    Log.failure("timer", e);
+                    Log.failure("a timer", e);
                 }
             }
         }
 
-        /** Called from the shutdown hook's thread: a flag and a wakeup, nothing else crosses threads. */
-        void stop() {
+        /** From the shutdown hook's thread: a flag and a wakeup are all that cross threads; then wait. */
+        void stopAndWait(long millis) {
             running = false;
             selector.wakeup();
-        }
-
-        void awaitStopped(long millis) {
             try {
                 stopped.await(millis, TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
@@ -232,230 +179,158 @@ public final class EchoServer {
 
         /** At the end every handler hears handleClose, as if its handle had been removed one by one. */
         private void removeAll() {
-            int connections = 0;
-            int listeners = 0;
+            int listeners = 0, connections = 0; // by handle type: the reactor knows no concrete handler
             for (SelectionKey key : selector.keys()) {
-                if (key.isValid()) { // counted by handle type: the reactor knows no concrete handler
-                    if (key.channel() instanceof ServerSocketChannel) {
-                        listeners++;
-                    } else {
-                        connections++;
-                    }
-                }
-                remove(key);
+                if (key.isValid() && key.channel() instanceof ServerSocketChannel) listeners++;
+                else if (key.isValid()) connections++;
+                remove(new Registration(key));
             }
-            try {
-                selector.close();
-            } catch (IOException e) {
-                // stopping anyway
-            }
-            Log.info("stopped: closed " + connections + (connections == 1 ? " connection" : " connections")
-                    + (listeners == 1 ? " and the listening socket" : " and " + listeners + " listening sockets"));
+            Log.stopped(connections, listeners);
+            closeQuietly(selector);
         }
     }
 
     // ----------------------------------------------------------------- Acceptor
 
     /** Twisted's Factory.buildProtocol, ACE's make_svc_handler: one new service handler per connection. */
-    interface ServiceFactory {
-        Service makeService();
-    }
+    interface ServiceFactory { Service makeService(); }
 
-    @Acceptor("Plays the acceptor role in Acceptor-Connector: owns one listening channel and, for each connection it accepts, makes a service handler with the factory it was given and activates it.")
+    @Acceptor("Plays the acceptor role in Acceptor-Connector: for each connection its listening socket accepts, makes a"
+            + " service handler with the factory it was given and activates it.")
+    @ConcreteEventHandler("Plays a concrete event handler role in Reactor as well: the reactor calls it when"
+            + " connections wait on its listening socket.")
     static final class SocketAcceptor implements EventHandler {
-        // The kernel queues this many finished handshakes for us: enough for bursts of
-        // thousands of clients (Java's default of 50 drops connections under load).
-        static final int BACKLOG = 4096;
-        // Accept at most this many per event, so a flood of connects cannot starve the clients.
+        // Accept at most this many per event, so that a flood of connects cannot starve the clients.
         static final int ACCEPTS_PER_EVENT = 64;
         // After a failed accept (too many open files) stop accepting this long instead of spinning.
         static final long ACCEPT_RETRY_MILLIS = 1000;
 
-        private final Connections connections;
         private final SelectorReactor reactor;
-        private final String serviceName; // for the trace
+        private final Limits limits; // what every connection shares: line limit, memory budget (Part II)
+        private final String serviceName;
         private final ServiceFactory factory;
-        private ServerSocketChannel listener;
-        private SelectionKey listenerKey;
+        private ListeningSocket listener;
+        private SelectorReactor.Registration registration;
 
-        SocketAcceptor(Connections connections, String serviceName, ServiceFactory factory) {
-            this.connections = connections;
-            this.reactor = connections.reactor;
+        SocketAcceptor(SelectorReactor reactor, Limits limits, String serviceName, ServiceFactory factory) {
+            this.reactor = reactor;
+            this.limits = limits;
             this.serviceName = serviceName;
             this.factory = factory;
         }
 
-        /**
-         * Opens the passive-mode endpoint and registers it for accept events. Without a family
-         * the socket takes IPv6 and IPv4 alike; an IPv4 address gets an IPv4-only socket.
-         */
+        /** Opens the passive-mode endpoint and waits for accept events on it. */
         InetSocketAddress open(InetSocketAddress address, ProtocolFamily family) throws IOException {
-            listener = family == null ? ServerSocketChannel.open() : ServerSocketChannel.open(family);
-            try {
-                listener.setOption(StandardSocketOptions.SO_REUSEADDR, true); // restart at once after a stop
-                listener.bind(address, BACKLOG);
-                listener.configureBlocking(false);
-                listenerKey = reactor.register(listener, SelectionKey.OP_ACCEPT, this);
-                return (InetSocketAddress) listener.getLocalAddress();
-            } catch (IOException e) {
-                listener.close();
-                throw e;
-            }
+            listener = ListeningSocket.open(address, family);
+            registration = listener.register(reactor, Events.ACCEPT, this);
+            return listener.address();
         }
 
         /** POSA2's three steps, for each connection waiting: accept it, make its service handler, activate it. */
-        @Override
-        public void handleEvent(SelectionKey key) {
+        @Override public void handleEvent(Events ready) {
             for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
-                SocketChannel channel = accept();
-                if (channel == null) {
-                    return; // none waiting, or accepting is paused
-                }
+                SocketStream stream = accept();
+                if (stream == null) return; // none waiting, or accepting is paused
                 try {
-                    Service handler = factory.makeService();
-                    if (Trace.on) Trace.say("acceptor", "make service handler: " + handler.getClass().getSimpleName());
-                    activate(channel, handler);
+                    Service service = factory.makeService();
+                    activate(stream, service);
                 } catch (Throwable e) { // that connection's failure, never the listener's
                     Log.failure("setting up a connection", e);
-                    closeQuietly(channel);
+                    stream.close();
                 }
             }
         }
 
-        private SocketChannel accept() {
+        private SocketStream accept() {
             try {
-                SocketChannel channel = listener.accept();
-                if (Trace.on && channel != null) Trace.say("acceptor", "accept " + Log.format(channel.socket().getRemoteSocketAddress()));
-                return channel;
-            } catch (IOException | RuntimeException | Error e) {
-                if (e instanceof IOException && connections.evictLongestIdle()) {
-                    Log.error("accept failed: " + Log.reason(e) + "; made room by closing the connection idle longest");
-                } else {
-                    pauseAccepting(e);
-                }
+                SocketStream stream = listener.accept();
+                return Trace.on && stream != null ? Trace.accepted(stream) : stream;
+            } catch (IOException | RuntimeException | Error e) { // out of descriptors, most likely
+                pauseAccepting(e);
                 return null;
             }
         }
 
-        /** Puts the new socket behind its wrapper facade and hands it, with the service, to a connection. */
-        private void activate(SocketChannel channel, Service handler) throws IOException {
-            Connection connection = new Connection(connections, new SocketStream(channel, connections.nextId()), handler);
+        /** The new connection registers its socket with the reactor and tells its service it is made. */
+        private void activate(SocketStream stream, Service service) throws IOException {
+            Connection connection = new Connection(reactor, limits, stream, service);
             if (Trace.on) Trace.say("acceptor", "activate " + connection);
             connection.open();
         }
 
-        private static void closeQuietly(SocketChannel channel) {
-            try {
-                channel.close();
-            } catch (IOException e) {
-                // it never became a connection
-            }
-        }
-
-        /** The listener stays ready while accept fails, so waiting on it again would spin. */
+        /** The listener stays ready while accept fails: waiting on it would spin. No connection is closed for room. */
         private void pauseAccepting(Throwable e) {
             Log.error("accept failed: " + Log.reason(e) + "; pausing accepts for " + ACCEPT_RETRY_MILLIS + " ms");
-            reactor.setInterest(listenerKey, 0);
+            reactor.setInterest(registration, Events.NONE);
             reactor.schedule(ACCEPT_RETRY_MILLIS, "accept again (" + serviceName + ")", () -> {
-                if (listenerKey.isValid()) {
-                    reactor.setInterest(listenerKey, SelectionKey.OP_ACCEPT);
-                }
+                if (listener.isOpen()) reactor.setInterest(registration, Events.ACCEPT);
             });
         }
 
-        @Override
-        public void handleClose() {
-            try {
-                listener.close();
-            } catch (IOException e) {
-                // stopping anyway
-            }
-        }
-
-        @Override
-        public String toString() {
-            return "acceptor (" + serviceName + ")";
-        }
+        @Override public void handleClose() { listener.close(); }
+        @Override public String toString() { return "acceptor (" + serviceName + ")"; }
     }
 
     // --------------------------------------------------------------- Connection
 
     /** What a service may do to its connection: Twisted's transport. */
     interface Transport {
-        /** Sends the bytes now, or as soon as the peer takes them; the caller's buffer is neither changed nor kept. */
-        void write(ByteBuffer bytes);
-
-        /** Closes once everything written has been sent (Twisted's loseConnection). */
-        void loseConnection();
-
-        /** Closes now; what is unsent is dropped (Twisted's abortConnection). */
-        void abortConnection();
+        void write(ByteBuffer bytes); // now, or as soon as the peer takes them; the buffer is not kept
+        void loseConnection();        // close once everything written has been sent
+        void abortConnection();       // close now; what is unsent is dropped
     }
 
-    @ConcreteEventHandler("Plays the concrete event handler role in Reactor and the transport of a service handler in Acceptor-Connector: frames one connection's bytes into lines for its service, and sends what the service writes, pausing a peer that does not read.")
+    @ConcreteEventHandler("Plays the concrete event handler role in Reactor and the transport of a service handler in"
+            + " Acceptor-Connector: frames a connection's bytes into lines for its service, sends what the service"
+            + " writes, and pauses a peer that does not read.")
     static final class Connection implements EventHandler, Transport {
-        // Stop reading from a peer with this much output unsent; resume below the low mark
-        // (Netty's defaults). The gap keeps us from toggling interest on every write.
+        // Stop reading from a peer with this much output unsent, read again below the low mark (Netty's
+        // defaults): the gap keeps us from toggling interest on every write.
         static final int HIGH_WATER = 64 * 1024;
         static final int LOW_WATER = 32 * 1024;
-        // Pausing input cannot slow what other connections write to a peer (a chat member):
-        // a peer that lets this much pile up is disconnected instead.
-        static final int MAX_UNSENT = 1024 * 1024;
-        // Small writes are gathered into queued buffers of at least this size, so that a peer
-        // sent many tiny lines costs its bytes in heap, not a buffer object per line.
-        static final int MIN_QUEUED = 4 * 1024;
 
-        private final Connections all;             // what every connection shares, the reactor included
+        private final SelectorReactor reactor;
+        private final Limits limits;          // Part II: line limit, memory budget, idle timeout
         private final SocketStream stream;
         private final Service service;
-        private SelectionKey key;
-        private int interest;
-        // Per-connection buffers exist only while they hold data, so idle connections are cheap.
-        private ByteBuffer held;                  // the start of an unfinished line, or null
-        private ArrayDeque<ByteBuffer> unsent;    // bytes the socket has not taken yet, or null
-        private int unsentBytes;
-        private int heapHeld;                     // what held and unsent cost, counted in the budget
+        private SelectorReactor.Registration registration;
+        private Events interest = Events.READ;
+        private ByteBuffer held;              // the start of an unfinished line, or null: an idle connection has none
+        private final OutputQueue unsent;     // what the socket has not taken yet
         private boolean inputOpen = true;
-        private boolean readingPaused;            // by this connection's water marks
-        private boolean memoryPaused;             // by the budget over all connections
-        private boolean closing;                  // loseConnection: close once nothing is unsent
+        private boolean readingPaused;        // above the high-water mark, until below the low one
+        private boolean closing;              // loseConnection: close once nothing is unsent
         private boolean closed;
-        private String closeReason;               // null for an orderly close
-        long lastActive;                          // for the idle timeout (Connections keeps the order)
-        Connection older;
-        Connection newer;
+        private String closeReason;           // null for an orderly close
+        long lastActive = System.nanoTime();  // when bytes last moved: for the idle timeout
 
-        Connection(Connections all, SocketStream stream, Service service) {
-            this.all = all;
+        Connection(SelectorReactor reactor, Limits limits, SocketStream stream, Service service) {
+            this.reactor = reactor;
+            this.limits = limits;
             this.stream = stream;
             this.service = service;
+            this.unsent = new OutputQueue(limits);
         }
 
-        /** Activation: the acceptor calls it once; from then on the reactor calls handleEvent. */
+        /** Activation: register for reading, then tell the service the connection is made. */
         void open() throws IOException {
-            key = stream.register(all.reactor, SelectionKey.OP_READ, this);
-            interest = SelectionKey.OP_READ;
-            all.opened(this);
-            Log.connection(stream.peer(), "opened", all.open);
+            registration = stream.register(reactor, interest, this);
+            limits.opened(this);
+            Log.connection(stream.peer(), "opened", limits.openCount());
             try {
-                if (Trace.on) Trace.say(toString(), "-> " + serviceName() + ".connectionMade");
                 service.connectionMade(this);
                 afterEvent();
             } catch (Throwable e) { // as in dispatch: the service's failure ends this connection only
-                Log.failure("service", e);
+                Log.failure(this, e);
                 close("failed: " + e);
             }
         }
 
-        @Override
-        public void handleEvent(SelectionKey key) {
+        @Override public void handleEvent(Events ready) {
+            lastActive = System.nanoTime();
             try {
-                if (key.isWritable()) {
-                    writeUnsent();
-                }
-                if (key.isReadable()) {
-                    readInput();
-                }
+                if (ready.write()) unsent.writeTo(stream);
+                if (ready.read()) readInput();
             } catch (IOException e) {
                 close(Log.reason(e));
             }
@@ -463,513 +338,181 @@ public final class EchoServer {
         }
 
         private void afterEvent() {
-            if (closed) {
-                return;
-            }
-            if (closing && unsent == null) {
-                if (Trace.on) Trace.say(toString(), "everything written is sent: close");
-                close(null);
-            } else {
-                updateInterest();
-            }
+            if (closing && unsent.isEmpty()) close(null);
+            else if (!closed) updateInterest();
         }
 
         // ---- input: read, then frame into lines for the service
-
         private void readInput() throws IOException {
-            ByteBuffer in = all.reactor.readBuffer();
-            int room = all.underPressure() ? Connections.SMALL_READ : SelectorReactor.READ_SIZE;
-            in.limit(SelectorReactor.READ_SIZE + room).position(SelectorReactor.READ_SIZE);
+            ByteBuffer in = limits.readBuffer(held); // one buffer for all: a held line start, then room to read
+            if (in == null) {                        // memory is short for a long held line: pass it on
+                deliver(held, held.position(), held.limit());
+                in = limits.readBuffer(null);
+            }
+            held = null;
+            int fresh = in.position();               // where this read's bytes begin
             int count = stream.read(in);
-            in.limit(in.position()).position(SelectorReactor.READ_SIZE);
-            all.active(this);
-            in = joinHeld(in);
+            in.flip();
             if (count < 0) {
                 endOfInput(in);
-            } else {
-                frame(in, in.limit() - count);
+                return;
             }
-            if (held != null) {
-                account(cost(held));
-            }
-        }
-
-        /**
-         * The held start of a line, then what was just read, in one buffer: a short start is copied
-         * in front of the read (into the shared buffer's first half); a long one, which only a
-         * --max-line above 64 KiB allows, has the read appended to it instead.
-         */
-        private ByteBuffer joinHeld(ByteBuffer in) {
-            if (held == null) {
-                return in;
-            }
-            ByteBuffer start = held;
-            held = null;
-            account(-cost(start));
-            if (start.remaining() <= in.position()) {
-                in.position(in.position() - start.remaining());
-                in.put(in.position(), start, start.position(), start.remaining());
-                return in;
-            }
-            int size = start.remaining() + in.remaining();
-            ByteBuffer joined = start;
-            if (size > start.capacity() - start.position()) { // grow by doubling, within max-line and the budget
-                int capacity = Math.min(Math.max(2 * start.capacity(), size), all.maxLine + SelectorReactor.READ_SIZE);
-                if (!all.canHold(capacity)) {
-                    deliver(start, start.position(), start.limit()); // memory is short: pass it on as a piece
-                    return in;
-                }
-                joined = ByteBuffer.allocate(capacity).put(start).flip();
-            }
-            int end = joined.limit();
-            joined.limit(end + in.remaining());
-            joined.put(end, in, in.position(), in.remaining());
-            return joined;
-        }
-
-        /**
-         * Hands the service the whole lines of this read, in one call where it can; a line longer
-         * than max-line is cut into pieces of max-line, so no service ever gets a longer one. Keeps
-         * the unfinished rest. The bytes before `fresh` were held and hold no '\n'.
-         */
-        private void frame(ByteBuffer in, int fresh) {
-            int from = in.position();  // the first byte not yet delivered
-            int lineStart = from;      // a line starting here must end within max-line bytes
-            while (!closed) {
-                int windowEnd = Math.min(in.limit(), lineStart + all.maxLine);
-                int end = endOfLastLine(in, Math.max(lineStart, fresh), windowEnd);
-                if (end > 0) {
-                    lineStart = end; // every line up to here is short enough
-                } else if (windowEnd - lineStart == all.maxLine) {
-                    lineStart = windowEnd; // max-line bytes and no '\n': pass them on as a piece
-                    deliver(in, from, lineStart);
-                    from = lineStart;
-                } else {
-                    break; // the rest is an unfinished line, shorter than max-line
-                }
-            }
-            if (all.underPressure() && !closed) {
-                lineStart = in.limit(); // memory is short: pass the unfinished rest on rather than hold it
-            }
-            if (lineStart > from) {
-                deliver(in, from, lineStart);
-            }
-            in.position(lineStart);
+            frame(in, fresh);
             if (in.hasRemaining() && !closed) {
                 if (Trace.on) Trace.say(toString(), "holds " + in.remaining() + " bytes of an unfinished line");
-                held = in == all.reactor.readBuffer()
-                        ? ByteBuffer.allocate(in.remaining()).put(in).flip() // the shared buffer is reused
-                        : in.position() == 0 ? in : in.compact().flip();
+                held = limits.hold(in);
             }
+        }
+
+        /**
+         * Passes the whole lines on, in one call where it can: up to the last '\n' within max-line of
+         * its line's start. max-line bytes without a '\n' go on as a piece, so no service gets a longer
+         * line. Leaves `in` at the unfinished rest. Bytes before `fresh` were held: they hold no '\n'.
+         */
+        private void frame(ByteBuffer in, int fresh) {
+            int from = in.position();    // the first byte not yet passed on
+            int lineStart = from;        // where the line being looked at starts
+            while (!closed) {
+                int windowEnd = Math.min(in.limit(), lineStart + limits.maxLine);
+                int end = endOfLastLine(in, Math.max(lineStart, fresh), windowEnd);
+                if (end > 0) {
+                    lineStart = end;                     // whole lines, each within max-line
+                } else if (windowEnd - lineStart == limits.maxLine) {
+                    deliver(in, from, windowEnd);        // max-line bytes and no '\n': a piece
+                    from = lineStart = windowEnd;
+                } else {
+                    break;                               // an unfinished line, shorter than max-line
+                }
+            }
+            if (!limits.mayHold()) lineStart = in.limit(); // memory is short: pass the rest on as well
+            deliver(in, from, lineStart);
+            in.position(lineStart);
         }
 
         /** Position just past the last '\n' in [from, to), or -1. Scans back from the end only. */
         private static int endOfLastLine(ByteBuffer in, int from, int to) {
             for (int i = to - 1; i >= from; i--) {
-                if (in.get(i) == '\n') {
-                    return i + 1;
-                }
+                if (in.get(i) == '\n') return i + 1;
             }
             return -1;
         }
 
         /** The bytes [from, to) go to the service as one value. */
         private void deliver(ByteBuffer in, int from, int to) {
-            ByteBuffer lines = in.slice(from, to - from);
-            if (Log.verbose()) {
-                logLines(lines);
-            }
-            if (!closed) {
-                if (Trace.on) Trace.say(toString(), Trace.lines(lines) + " -> " + serviceName() + ".linesReceived");
+            if (to > from && !closed) {
+                ByteBuffer lines = in.slice(from, to - from);
+                Log.lines(stream.peer(), lines);
                 service.linesReceived(lines);
             }
         }
 
         private void endOfInput(ByteBuffer rest) {
             if (Trace.on) Trace.say(toString(), "half-close: " + rest.remaining() + " bytes held, "
-                    + unsentBytes + " unsent; close once everything is sent");
+                    + unsent.bytes() + " unsent; close once everything is sent");
             inputOpen = false;
-            if (rest.hasRemaining()) {
-                deliver(rest, rest.position(), rest.limit()); // the last line had no '\n': a line all the same
-            }
+            deliver(rest, rest.position(), rest.limit()); // the last line had no '\n': a line all the same
             loseConnection();
         }
 
         // ---- output: the Transport the service writes to
-
-        @Override
-        public void write(ByteBuffer bytes) {
-            if (closed || closing) {
-                return;
-            }
+        @Override public void write(ByteBuffer bytes) {
+            if (closed || closing) return;
             int start = bytes.position();
-            boolean queued = false;
             try {
-                if (unsent == null && stream.write(bytes) > 0) { // write first: OP_WRITE only when the socket is full
-                    all.active(this);
-                }
+                if (unsent.isEmpty() && stream.write(bytes) > 0) lastActive = System.nanoTime(); // write first
                 if (bytes.hasRemaining()) {
-                    queue(bytes);
-                    queued = true;
+                    if (Trace.on) Trace.say(toString(), "queues " + bytes.remaining() + " bytes");
+                    unsent.add(bytes); // a copy: the caller's buffer is reused
+                    if (unsent.bytes() > limits.unsentLimit()) {
+                        close("more than " + limits.unsentLimit() + " bytes unsent: the peer is not reading");
+                    } else {
+                        updateInterest(); // another connection may be writing to us: OP_WRITE on now
+                    }
                 }
             } catch (IOException e) {
                 close(Log.reason(e));
             } finally {
                 bytes.position(start);
             }
-            if (queued && !closed) { // only queued output changes the limits or the interest
-                if (unsentBytes > all.unsentLimit()) {
-                    close("more than " + all.unsentLimit() + " bytes unsent: the peer is not reading");
-                } else {
-                    updateInterest(); // another connection may be writing to us: OP_WRITE on now
-                }
-            }
         }
 
-        /** Copies what the socket did not take (the caller's buffer is reused), into the tail buffer if it has room. */
-        private void queue(ByteBuffer rest) {
-            ByteBuffer tail = unsent == null ? null : unsent.peekLast();
-            if (tail == null || tail.capacity() - tail.limit() < rest.remaining()) {
-                tail = ByteBuffer.allocate(Math.max(rest.remaining(), MIN_QUEUED)).flip();
-                if (unsent == null) {
-                    unsent = new ArrayDeque<>();
-                }
-                unsent.add(tail);
-                account(cost(tail));
-            }
-            int end = tail.limit();
-            tail.limit(end + rest.remaining());
-            tail.put(end, rest, rest.position(), rest.remaining());
-            unsentBytes += rest.remaining();
-            if (Trace.on) Trace.say(toString(), "queues " + rest.remaining() + " bytes (" + unsentBytes + " unsent)");
-            rest.position(rest.limit());
-        }
-
-        private void writeUnsent() throws IOException {
-            while (unsent != null) {
-                ByteBuffer head = unsent.peek();
-                int written = stream.write(head);
-                unsentBytes -= written;
-                if (written > 0) {
-                    all.active(this);
-                }
-                if (head.hasRemaining()) {
-                    return; // the socket is full again; write interest stays on
-                }
-                unsent.poll();
-                account(-cost(head));
-                if (unsent.isEmpty()) {
-                    unsent = null;
-                }
-            }
-        }
-
-        @Override
-        public void loseConnection() {
+        @Override public void loseConnection() {
             closing = true;
             inputOpen = false;
         }
 
-        @Override
-        public void abortConnection() {
-            close(null);
-        }
+        @Override public void abortConnection() { close(null); }
 
         /** Interest follows from state, in one place: this is what rules out an OP_WRITE spin. */
-        private void updateInterest() {
-            if (unsentBytes >= HIGH_WATER && !readingPaused) {
-                if (Trace.on) Trace.say(toString(), "unsent " + unsentBytes + " >= high-water " + HIGH_WATER + ": stop reading");
-                readingPaused = true;
-            } else if (unsentBytes <= LOW_WATER && readingPaused) {
-                if (Trace.on) Trace.say(toString(), "unsent " + unsentBytes + " <= low-water " + LOW_WATER + ": read again");
-                readingPaused = false;
+        void updateInterest() {
+            boolean wasPaused = readingPaused;
+            if (unsent.bytes() >= HIGH_WATER) readingPaused = true;
+            else if (unsent.bytes() <= LOW_WATER) readingPaused = false;
+            if (Trace.on && readingPaused != wasPaused) Trace.waterMark(this, unsent.bytes(), readingPaused);
+            boolean read = inputOpen && !readingPaused && !limits.holdsBack(this, !unsent.isEmpty());
+            boolean write = !unsent.isEmpty();
+            if (read != interest.read() || write != interest.write()) {
+                interest = new Events(false, read, write);
+                reactor.setInterest(registration, interest);
             }
-            if (!memoryPaused && unsent != null && all.underPressure()) {
-                if (Trace.on) Trace.say(toString(), "memory budget spent, output queued: stop reading");
-                memoryPaused = true; // the budget is spent: who has output queued waits until it drains
-                all.pausedForMemory(this);
-            }
-            int wanted = 0;
-            if (inputOpen && !readingPaused && !memoryPaused) {
-                wanted |= SelectionKey.OP_READ;
-            }
-            if (unsent != null) {
-                wanted |= SelectionKey.OP_WRITE;
-            }
-            if (wanted != interest) {
-                all.reactor.setInterest(key, wanted);
-                interest = wanted;
-            }
-        }
-
-        /** Connections calls it when the budget has drained. */
-        void resume() {
-            memoryPaused = false;
-            if (!closed) {
-                updateInterest();
-            }
-        }
-
-        /** A buffer's cost in heap: its bytes and its object, so many small ones cannot hide. */
-        private static int cost(ByteBuffer buffer) {
-            return buffer.capacity() + Connections.BUFFER_OVERHEAD;
-        }
-
-        private void account(int bytes) {
-            heapHeld += bytes;
-            all.account(bytes);
         }
 
         // ---- close: the one way out
-
         /** Every reason to close ends here; the reactor then calls handleClose. Safe to call twice. */
         void close(String reason) {
-            if (!closed) {
-                if (Trace.on) Trace.say(toString(), "close" + (reason == null ? "" : ": " + reason));
-                closeReason = reason;
-                all.reactor.remove(key);
-            }
+            if (closed) return;
+            if (Trace.on) Trace.say(toString(), "close" + (reason == null ? "" : ": " + reason));
+            closeReason = reason;
+            reactor.remove(registration);
         }
 
-        @Override
-        public void handleClose() {
+        @Override public void handleClose() {
             closed = true;
             stream.close();
+            limits.closed(this, held, unsent);
             held = null;
-            unsent = null;
-            account(-heapHeld);
-            all.closed(this);
-            Log.connection(stream.peer(), closeReason == null ? "closed" : "closed: " + closeReason, all.open);
-            if (Trace.on) Trace.say(toString(), "-> " + serviceName() + ".connectionLost");
+            Log.connection(stream.peer(), closeReason == null ? "closed" : "closed: " + closeReason,
+                    limits.openCount());
             service.connectionLost();
         }
 
-        private String serviceName() {
-            return service.getClass().getSimpleName();
-        }
-
-        @Override
-        public String toString() {
-            return "connection #" + stream.id;
-        }
-
-        /** --verbose only: per-line work stays off the normal path. */
-        private void logLines(ByteBuffer lines) {
-            int start = lines.position();
-            for (int i = start; i < lines.limit(); i++) {
-                if (lines.get(i) == '\n' || i == lines.limit() - 1) {
-                    Log.verbose(Log.format(stream.peer()) + " sent a line: " + Log.preview(lines, start, i + 1));
-                    start = i + 1;
-                }
-            }
-        }
-    }
-
-    /** What all connections share: their limits, the memory budget over all of them, and which has been idle longest. */
-    static final class Connections {
-        // A buffer costs about this much heap beyond its bytes (object headers, the queue's slot).
-        static final int BUFFER_OVERHEAD = 64;
-        // While the budget is spent a connection reads at most this much at a time.
-        static final int SMALL_READ = 4 * 1024;
-        // Out of descriptors, a connection idle this long may be closed to make room for a new one.
-        static final long EVICT_IDLE_MILLIS = 5000;
-
-        final SelectorReactor reactor;
-        final int maxLine;
-        final long idleTimeoutMillis; // 0: never
-        final long budget;            // bytes held and queued over all connections, overheads included
-        int open;
-        private int opened;           // connections ever opened: the next one's number
-        private long buffered;
-        private boolean pressure;     // over the budget, and not yet back under three quarters of it
-        private long pressureSpells;
-        private final List<Connection> paused = new ArrayList<>();
-        private Connection oldest;    // the idle order: a list through the connections, oldest first
-        private Connection newest;
-        private boolean idleCheckScheduled;
-
-        Connections(SelectorReactor reactor, int maxLine, long idleTimeoutMillis, long budget) {
-            this.reactor = reactor;
-            this.maxLine = maxLine;
-            this.idleTimeoutMillis = idleTimeoutMillis;
-            this.budget = budget;
-        }
-
-        boolean underPressure() {
-            return pressure;
-        }
-
-        /** Whether one more buffer of this size fits in the budget. */
-        boolean canHold(int capacity) {
-            return !pressure && buffered + capacity + BUFFER_OVERHEAD <= budget;
-        }
-
-        /** The most a paused echo client can have unsent; normally at least 1 MiB (for a chat member). */
-        int unsentLimit() {
-            int pausedEcho = Connection.HIGH_WATER + SelectorReactor.READ_SIZE + maxLine;
-            return pressure ? pausedEcho : Math.max(pausedEcho, Connection.MAX_UNSENT);
-        }
-
-        void account(long bytes) {
-            buffered += bytes;
-            if (!pressure && buffered > budget) {
-                pressure = true;
-                pressureSpells++;
-                if (pressureSpells == 1) {
-                    Log.error("memory budget of " + budget + " bytes reached: lines are no longer held, and"
-                            + " connections with output queued stop reading until it drains (logged once)");
-                }
-            } else if (pressure && buffered < budget / 4 * 3) {
-                pressure = false;
-                List<Connection> resumed = List.copyOf(paused);
-                paused.clear();
-                for (Connection c : resumed) {
-                    c.resume();
-                }
-            }
-        }
-
-        void pausedForMemory(Connection c) {
-            paused.add(c);
-        }
-
-        int nextId() {
-            return ++opened; // wraps after 2^31 connections: it only names them in the trace
-        }
-
-        void opened(Connection c) {
-            open++;
-            c.lastActive = System.nanoTime();
-            link(c);
-            scheduleIdleCheck();
-        }
-
-        void closed(Connection c) {
-            open--;
-            unlink(c);
-        }
-
-        /** Bytes went in or out: the connection is the newest in the idle order. */
-        void active(Connection c) {
-            c.lastActive = System.nanoTime();
-            if (c != newest) {
-                unlink(c);
-                link(c);
-            }
-        }
-
-        private void link(Connection c) {
-            c.older = newest;
-            c.newer = null;
-            if (newest != null) {
-                newest.newer = c;
-            } else {
-                oldest = c;
-            }
-            newest = c;
-        }
-
-        private void unlink(Connection c) {
-            if (c.older != null) {
-                c.older.newer = c.newer;
-            } else if (oldest == c) {
-                oldest = c.newer;
-            }
-            if (c.newer != null) {
-                c.newer.older = c.older;
-            } else if (newest == c) {
-                newest = c.older;
-            }
-            c.older = null;
-            c.newer = null;
-        }
-
-        private long idleMillis(Connection c) {
-            return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - c.lastActive);
-        }
-
-        /** One reactor timer, due when the oldest connection's idle time runs out. */
-        private void scheduleIdleCheck() {
-            if (idleTimeoutMillis > 0 && oldest != null && !idleCheckScheduled) {
-                idleCheckScheduled = true;
-                reactor.schedule(Math.max(0, idleTimeoutMillis - idleMillis(oldest)), "idle check", this::closeIdle);
-            }
-        }
-
-        private void closeIdle() {
-            idleCheckScheduled = false;
-            while (oldest != null && idleMillis(oldest) >= idleTimeoutMillis) {
-                oldest.close("idle for " + idleTimeoutMillis / 1000 + " s");
-            }
-            scheduleIdleCheck();
-        }
-
-        /** Out of descriptors: closes the connection idle longest, if it has been idle a while. */
-        boolean evictLongestIdle() {
-            if (oldest == null || idleMillis(oldest) < EVICT_IDLE_MILLIS) {
-                return false;
-            }
-            oldest.close("idle for " + idleMillis(oldest) / 1000 + " s, closed to make room for a new connection");
-            return true;
-        }
+        @Override public String toString() { return "connection " + stream; }
     }
 
     // ----------------------------------------------------------------- Services
 
     /**
-     * A service handler's hooks, as in Twisted's Protocol and LineReceiver. The connection calls
-     * linesReceived once per read with all the whole lines of that read, so that the echo can
-     * send them back in one write (the C server's speed); services that want lines one by one,
-     * like the chat, get lineReceived for each.
+     * A service handler's hooks, as in Twisted's Protocol and LineReceiver. linesReceived gets all the whole lines
+     * of one read, so that the echo sends them back in one write; the chat takes them one by one (lineReceived).
      */
     interface Service {
-        default void connectionMade(Transport transport) {
-        }
+        default void connectionMade(Transport transport) { }
 
         /** Whole lines, each ending in '\n' (or a max-line piece, or the last line at end of input). */
-        default void linesReceived(ByteBuffer lines) {
-            int start = lines.position();
-            for (int i = start; i < lines.limit(); i++) {
-                if (lines.get(i) == '\n' || i == lines.limit() - 1) {
-                    lineReceived(lines.slice(start, i + 1 - start));
-                    start = i + 1;
-                }
-            }
-        }
+        default void linesReceived(ByteBuffer lines) { eachLine(lines, this::lineReceived); }
 
-        default void lineReceived(ByteBuffer line) {
-        }
+        default void lineReceived(ByteBuffer line) { }
 
-        default void connectionLost() {
-        }
+        default void connectionLost() { }
     }
 
-    @ServiceHandler("Plays the service handler role in Acceptor-Connector for the echo: sends every line it receives back to its sender.")
+    @ServiceHandler("Plays the service handler role in Acceptor-Connector for the echo: sends every line it receives"
+            + " back to its sender.")
     static final class EchoService implements Service {
         private Transport transport;
 
-        @Override
-        public void connectionMade(Transport transport) {
-            this.transport = transport;
-        }
-
-        @Override
-        public void linesReceived(ByteBuffer lines) {
-            transport.write(lines);
-        }
+        @Override public void connectionMade(Transport transport) { this.transport = transport; }
+        @Override public void linesReceived(ByteBuffer lines) { transport.write(lines); }
     }
 
-    @ServiceHandler("Plays the service handler role in Acceptor-Connector for the quote of the day: sends the quote, then closes once it is sent.")
+    @ServiceHandler("Plays the service handler role in Acceptor-Connector for the quote of the day: sends the quote,"
+            + " then closes once it is sent.")
     static final class QuoteService implements Service {
         private final ByteBuffer quote; // shared by every connection: a write does not consume it
 
-        QuoteService(ByteBuffer quote) {
-            this.quote = quote;
-        }
+        QuoteService(ByteBuffer quote) { this.quote = quote; }
 
-        @Override
-        public void connectionMade(Transport transport) {
-            if (Trace.on) Trace.say("service", "QuoteService: write the quote, then loseConnection");
+        @Override public void connectionMade(Transport transport) {
             transport.write(quote);
             transport.loseConnection();
         }
@@ -979,81 +522,46 @@ public final class EchoServer {
     static final class ChatRoom implements ServiceFactory {
         private final Map<String, ChatService> members = new LinkedHashMap<>();
 
-        @Override
-        public Service makeService() {
-            return new ChatService(this);
-        }
-
-        boolean join(String name, ChatService member) {
-            return members.putIfAbsent(name, member) == null;
-        }
-
-        void leave(String name) {
-            members.remove(name);
-        }
+        @Override public Service makeService() { return new ChatService(this); }
+        boolean join(String name, ChatService member) { return members.putIfAbsent(name, member) == null; }
+        void leave(String name) { members.remove(name); }
 
         void broadcast(ChatService sender, ByteBuffer message) {
-            if (Trace.on) Trace.say("service", "ChatRoom: " + sender.name + "'s line to " + (members.size() - 1) + " other members");
             for (ChatService member : List.copyOf(members.values())) { // a member may leave while we write
-                if (member != sender) {
-                    member.transport.write(message);
-                }
+                if (member != sender) member.transport.write(message);
             }
         }
     }
 
-    @ServiceHandler("Plays the service handler role in Acceptor-Connector for the chat: asks a member for a free name, then sends each of its lines to every other member.")
+    @ServiceHandler("Plays the service handler role in Acceptor-Connector for the chat: asks a member for a free name,"
+            + " then sends each of its lines to every other member.")
     static final class ChatService implements Service {
         private final ChatRoom room;
         private Transport transport;
         private String name; // null until the member has chosen a free one
 
-        ChatService(ChatRoom room) {
-            this.room = room;
-        }
+        ChatService(ChatRoom room) { this.room = room; }
 
-        @Override
-        public void connectionMade(Transport transport) {
+        @Override public void connectionMade(Transport transport) {
             this.transport = transport;
             transport.write(line("What's your name?"));
         }
 
-        @Override
-        public void lineReceived(ByteBuffer line) {
-            String text = text(line);
+        @Override public void lineReceived(ByteBuffer line) {
+            String text = StandardCharsets.UTF_8.decode(line).toString().replaceFirst("\r?\n$", "");
             if (name != null) {
                 room.broadcast(this, line("<" + name + "> " + text));
             } else if (text.isEmpty()) {
                 transport.write(line("What's your name?"));
             } else if (!room.join(text, this)) {
-                if (Trace.on) Trace.say("service", "ChatService: name '" + text + "' taken");
                 transport.write(line("Name taken, please choose another."));
             } else {
-                if (Trace.on) Trace.say("service", "ChatService: '" + text + "' joins the room");
                 name = text;
                 transport.write(line("Welcome, " + name + "!"));
             }
         }
 
-        @Override
-        public void connectionLost() {
-            if (name != null) {
-                if (Trace.on) Trace.say("service", "ChatService: '" + name + "' leaves the room");
-                room.leave(name);
-            }
-        }
-
-        /** A received line as text: UTF-8, without its "\n" or "\r\n". */
-        private static String text(ByteBuffer line) {
-            int end = line.limit();
-            if (end > line.position() && line.get(end - 1) == '\n') {
-                end--;
-                if (end > line.position() && line.get(end - 1) == '\r') {
-                    end--;
-                }
-            }
-            return StandardCharsets.UTF_8.decode(line.slice(line.position(), end - line.position())).toString();
-        }
+        @Override public void connectionLost() { if (name != null) room.leave(name); }
 
         /** A line the server sends: the text and "\r\n", as Twisted's sendLine does. */
         private static ByteBuffer line(String text) {
@@ -1061,338 +569,503 @@ public final class EchoServer {
         }
     }
 
-    // ----------------------------------------------------------- Wrapper Facade
+    // ---------------------------------------------------------- Wrapper facades
 
-    @WrapperFacade("Plays the wrapper facade role in Wrapper Facade: narrows a SocketChannel to what a connection needs, read, write (may be partial), close, the peer's address, and registering with the reactor.")
-    static final class SocketStream {
-        // It hides socket options, blocking mode and close errors, and the raw channel never
-        // leaves it. It is the one place TLS would go: an SSLEngine between these methods and the channel.
+    @WrapperFacade("Plays the wrapper facade role in Wrapper Facade for the passive-mode endpoint: narrows a"
+            + " ServerSocketChannel to open, accept (which returns a stream facade), close, and registering.")
+    static final class ListeningSocket {
+        static final int BACKLOG = 4096; // handshakes the kernel queues for us (Java's default 50 drops bursts)
+
+        private final ServerSocketChannel channel;
+
+        private ListeningSocket(ServerSocketChannel channel) { this.channel = channel; }
+
+        /** Without a family the socket takes IPv6 and IPv4 alike; with one, only that one. */
+        static ListeningSocket open(InetSocketAddress address, ProtocolFamily family) throws IOException {
+            ServerSocketChannel channel = family == null ? ServerSocketChannel.open()
+                    : ServerSocketChannel.open(family);
+            try {
+                channel.setOption(StandardSocketOptions.SO_REUSEADDR, true); // restart at once after a stop
+                channel.bind(address, BACKLOG);
+                channel.configureBlocking(false);
+                return new ListeningSocket(channel);
+            } catch (IOException e) {
+                channel.close();
+                throw e;
+            }
+        }
+
+        SelectorReactor.Registration register(SelectorReactor reactor, Events interest, EventHandler handler)
+                throws IOException {
+            return reactor.register(channel, interest, handler);
+        }
+
+        /** The next connection waiting, as a stream facade, or null; throws when out of descriptors. */
+        SocketStream accept() throws IOException {
+            SocketChannel socket = channel.accept();
+            return socket == null ? null : new SocketStream(socket);
+        }
+
+        InetSocketAddress address() throws IOException { return (InetSocketAddress) channel.getLocalAddress(); }
+        boolean isOpen() { return channel.isOpen(); }
+        void close() { closeQuietly(channel); }
+    }
+
+    @WrapperFacade("Plays the wrapper facade role in Wrapper Facade for a connected socket: narrows a SocketChannel"
+            + " to read, write (may be partial), close, the peer's address, and registering.")
+    static class SocketStream {
+        // It hides socket options, blocking mode and close errors; the raw channel never leaves it.
+        // TLS would go here alone: a subclass with an SSLEngine before the channel (as the trace's does).
         private final SocketChannel channel;
         private final SocketAddress peer; // kept: a closed channel no longer tells
-        final int id;                     // the connection's number, for the trace
 
-        SocketStream(SocketChannel channel, int id) throws IOException {
+        SocketStream(SocketChannel channel) throws IOException { // an accepted socket: none of this can fail
             this.channel = channel;
-            this.id = id;
             channel.configureBlocking(false);
             channel.setOption(StandardSocketOptions.TCP_NODELAY, true); // echo each write at once
             this.peer = channel.getRemoteAddress();
         }
 
-        SelectionKey register(SelectorReactor reactor, int interest, EventHandler handler) throws IOException {
+        /** A stream that stands in for this one, on the same socket. */
+        SocketStream(SocketStream same) {
+            this.channel = same.channel;
+            this.peer = same.peer;
+        }
+
+        SelectorReactor.Registration register(SelectorReactor reactor, Events interest, EventHandler handler)
+                throws IOException {
             return reactor.register(channel, interest, handler);
         }
 
-        /** Returns -1 at end of input (the peer shut down its output). */
-        int read(ByteBuffer into) throws IOException {
-            int count = channel.read(into);
-            if (Trace.on) Trace.say("facade #" + id, count < 0 ? "read: end of input" : "read " + count + " bytes");
-            return count;
+        int read(ByteBuffer into) throws IOException { return channel.read(into); } // -1 at end of input
+        int write(ByteBuffer bytes) throws IOException { return channel.write(bytes); } // what the socket took
+        void close() { closeQuietly(channel); } // quiet and idempotent: twice, or after a reset, is no error
+        SocketAddress peer() { return peer; }
+        @Override public String toString() { return Log.format(peer); }
+    }
+
+    // ================================================================================ PART II: staying up, running it
+
+    /** What keeps one connection, or many, from taking the server down: the line limit, the memory budget over all
+     * connections, the idle timeout. Part I calls readBuffer, hold, mayHold, holdsBack, unsentLimit, opened, closed. */
+    static final class Limits {
+        static final int READ_SIZE = 64 * 1024; // a read's room; as much again in front, for a held line start
+        static final int SMALL_READ = 4 * 1024; // a read's room while the budget is spent
+        static final int BUFFER_OVERHEAD = 64;  // a buffer's heap beyond its bytes: headers, the queue's slot
+        static final int MAX_UNSENT = 1 << 20;  // pausing input cannot slow what others write to a chat member
+        static final long IDLE_CHECK_MILLIS = 1000; // the idle scan's tick (Redis's clientsCron has one too)
+
+        final int maxLine;
+        private final SelectorReactor reactor;
+        private final long budget;            // bytes held and queued over all connections, overheads included
+        private final long idleTimeoutMillis; // 0: never
+        private final ByteBuffer shared = ByteBuffer.allocateDirect(2 * READ_SIZE);
+        private final Set<Connection> open = new HashSet<>();
+        private final Set<Connection> paused = new HashSet<>(); // not reading while the budget is spent
+        private long buffered;
+        private boolean pressure;             // over the budget, until back under three quarters of it
+        private boolean warned, idleCheckDue;
+
+        Limits(SelectorReactor reactor, Options o) {
+            this.reactor = reactor;
+            this.maxLine = o.maxLine;
+            this.budget = o.memoryBudget;
+            this.idleTimeoutMillis = o.idleTimeoutSeconds * 1000L;
         }
 
-        /** Writes what the socket takes now, perhaps nothing; the rest stays in the buffer. */
-        int write(ByteBuffer bytes) throws IOException {
-            int wanted = bytes.remaining();
-            int count = channel.write(bytes);
-            if (Trace.on) Trace.say("facade #" + id, "write " + count + " of " + wanted + " bytes");
-            return count;
+        /**
+         * Where the next read goes: the shared buffer, the held start of a line copied in front so that the line is
+         * whole in one buffer. A start longer than READ_SIZE (a --max-line above it) gets the read appended to it
+         * instead, growing by doubling within max-line; if the budget cannot pay for that, null: pass it on.
+         */
+        ByteBuffer readBuffer(ByteBuffer held) {
+            int room = pressure ? SMALL_READ : READ_SIZE;
+            shared.clear();
+            if (held == null) return shared.limit(room);
+            release(held); // hold() counts again whatever is still unfinished after this read
+            if (held.remaining() <= READ_SIZE) return shared.put(held).limit(held.limit() + room);
+            int size = held.remaining() + room;
+            if (size <= held.capacity()) return held.position(held.limit()).limit(size);
+            int capacity = Math.min(Math.max(2 * held.capacity(), size), maxLine + READ_SIZE);
+            if (pressure || buffered + capacity + BUFFER_OVERHEAD > budget) return null;
+            return ByteBuffer.allocate(capacity).put(held).limit(size);
         }
 
-        /** Quiet and idempotent: closing twice, or after a reset, is not an error. */
-        void close() {
-            if (Trace.on) Trace.say("facade #" + id, "close");
-            try {
-                channel.close();
-            } catch (IOException e) {
-                // nothing to do: the descriptor is released either way
+        /** Keeps the unfinished rest of a line for the next read: a copy if it is in the shared buffer. */
+        ByteBuffer hold(ByteBuffer rest) {
+            ByteBuffer kept = rest == shared ? ByteBuffer.allocate(rest.remaining()).put(rest).flip()
+                    : rest.compact().flip(); // a long line's own buffer
+            account(cost(kept));
+            return kept;
+        }
+
+        /** While the budget is spent, an unfinished line is passed on instead of held. */
+        boolean mayHold() { return !pressure; }
+
+        /** The most a paused echo client can have unsent; normally at least 1 MiB (for a chat member). */
+        int unsentLimit() {
+            int pausedEcho = Connection.HIGH_WATER + READ_SIZE + maxLine;
+            return pressure ? pausedEcho : Math.max(pausedEcho, MAX_UNSENT);
+        }
+
+        /** While the budget is spent, a connection with output queued stops reading until it drains. */
+        boolean holdsBack(Connection c, boolean outputQueued) {
+            if (!pressure) return false;
+            if (outputQueued && paused.add(c) && Trace.on) Trace.say(c.toString(), "memory budget spent: stop reading");
+            return paused.contains(c);
+        }
+
+        /** A buffer's cost in heap: its bytes and its object, so that many small ones cannot hide. */
+        static int cost(ByteBuffer buffer) { return buffer.capacity() + BUFFER_OVERHEAD; }
+
+        private void release(ByteBuffer held) { account(held == null ? 0 : -cost(held)); }
+
+        void account(long bytes) {
+            buffered += bytes;
+            if (!pressure && buffered > budget) {
+                pressure = true;
+                if (!warned) Log.error("memory budget of " + budget + " bytes reached: lines are no longer held, and"
+                        + " connections with output queued stop reading until it drains (logged once)");
+                warned = true;
+            } else if (pressure && buffered < budget / 4 * 3) {
+                pressure = false;
+                List<Connection> resumed = List.copyOf(paused);
+                paused.clear();
+                resumed.forEach(Connection::updateInterest);
             }
         }
 
-        SocketAddress peer() {
-            return peer;
+        void opened(Connection c) {
+            open.add(c);
+            scheduleIdleCheck();
+        }
+
+        /** A closed connection's buffers leave the budget, and the connection every set. */
+        void closed(Connection c, ByteBuffer held, OutputQueue unsent) {
+            release(held);
+            unsent.clear();
+            open.remove(c);
+            paused.remove(c);
+        }
+
+        int openCount() { return open.size(); }
+
+        /** The idle timeout: a periodic scan over the open connections, while there are any. */
+        private void scheduleIdleCheck() {
+            if (idleTimeoutMillis == 0 || idleCheckDue || open.isEmpty()) return;
+            idleCheckDue = true;
+            reactor.schedule(Math.min(IDLE_CHECK_MILLIS, idleTimeoutMillis / 4), "idle check", () -> {
+                idleCheckDue = false;
+                long now = System.nanoTime();
+                for (Connection c : List.copyOf(open)) {
+                    if (now - c.lastActive >= idleTimeoutMillis * 1_000_000) {
+                        c.close("idle for " + idleTimeoutMillis / 1000 + " s");
+                    }
+                }
+                scheduleIdleCheck();
+            });
         }
     }
 
-    // ------------------------------------------- Options, logging, host checks
+    /** A connection's unsent bytes, oldest first, gathered into buffers of at least 4 KiB (so that many tiny lines
+     * cost their bytes in heap, not an object each) and counted in the memory budget. None while nothing is unsent. */
+    static final class OutputQueue {
+        static final int MIN_BUFFER = 4 * 1024;
+        private final Limits limits;
+        private final ArrayDeque<ByteBuffer> buffers = new ArrayDeque<>(1);
+        private int bytes;
+
+        OutputQueue(Limits limits) { this.limits = limits; }
+        boolean isEmpty() { return bytes == 0; }
+        int bytes() { return bytes; }
+
+        /** Copies the bytes (the caller's buffer is reused), into the last buffer if it has room. */
+        void add(ByteBuffer rest) {
+            ByteBuffer tail = buffers.peekLast();
+            if (tail == null || tail.capacity() - tail.limit() < rest.remaining()) {
+                buffers.add(tail = ByteBuffer.allocate(Math.max(rest.remaining(), MIN_BUFFER)).flip());
+                limits.account(Limits.cost(tail));
+            }
+            int end = tail.limit();
+            tail.limit(end + rest.remaining()).put(end, rest, rest.position(), rest.remaining());
+            bytes += rest.remaining();
+            rest.position(rest.limit());
+        }
+
+        /** Writes as much as the socket takes; what it does not take stays at the head. */
+        void writeTo(SocketStream stream) throws IOException {
+            for (ByteBuffer head; (head = buffers.peek()) != null; buffers.poll()) {
+                bytes -= stream.write(head);
+                if (head.hasRemaining()) return; // the socket is full again
+                limits.account(-Limits.cost(head));
+            }
+        }
+
+        void clear() {
+            buffers.forEach(buffer -> limits.account(-Limits.cost(buffer)));
+            buffers.clear();
+            bytes = 0;
+        }
+    }
+
+    // ------------------------------------------------------------ Options, start-up
 
     static final int DEFAULT_PORT = 8000;
-    // Twisted's LineReceiver holds 16 KiB; Netty examples use 8 KiB, asyncio 64 KiB.
-    static final int DEFAULT_MAX_LINE = 16 * 1024;
+    static final int DEFAULT_MAX_LINE = 16 * 1024; // Twisted's LineReceiver's; Netty's examples take 8 KiB, asyncio 64
     static final int MAX_MAX_LINE = 64 * 1024 * 1024;
     static final String DEFAULT_QUOTE = "An apple a day keeps the doctor away";
-    // Five minutes: longer than a person pauses at a telnet prompt, short enough that
-    // connections left open and silent do not hold descriptors for ever.
-    static final int DEFAULT_IDLE_TIMEOUT = 300;
+    static final int DEFAULT_IDLE_TIMEOUT = 300; // longer than a pause at a prompt; silent ones do not hold on for ever
 
     static final String USAGE = String.join("\n",
             "usage: java EchoServer.java [--port N] [--host ADDR] [--qotd PORT] [--quote TEXT] [--chat PORT]",
-            "                            [--max-line BYTES] [--idle-timeout S] [--memory-budget BYTES]",
-            "                            [--verbose | --quiet] [--trace]",
+            "         [--max-line BYTES] [--idle-timeout S] [--memory-budget BYTES] [--verbose | --quiet] [--trace]",
             "       java EchoServer.java --roles | --help",
-            "  --port N          echo service port; 0 picks a free one (default " + DEFAULT_PORT + ")",
-            "  --host ADDR       address to listen on, for every service (default: all interfaces)",
-            "  --qotd PORT       also serve the quote of the day on PORT",
-            "  --quote TEXT      the quote (default: " + DEFAULT_QUOTE + ")",
-            "  --chat PORT       also serve a chat room on PORT",
-            "  --max-line BYTES  longest unfinished line held; longer lines are passed on in",
-            "                    pieces of this size (default " + DEFAULT_MAX_LINE + ", 1 to " + MAX_MAX_LINE + ")",
-            "  --idle-timeout S  close a connection with no traffic for S seconds (default "
-                    + DEFAULT_IDLE_TIMEOUT + "; 0: never)",
-            "  --memory-budget BYTES",
-            "                    bytes held and queued over all connections before the server",
-            "                    holds back (default: a quarter of the maximum heap)",
-            "  --verbose         also log every line received",
-            "  --quiet           log errors only",
-            "  --trace           log every step of the patterns, by the role that acts (for learning)",
-            "  --roles           print which class plays which pattern role, and exit",
-            "  --help            print this help, and exit",
+            "  --port N               the echo's port; 0 picks a free one (default " + DEFAULT_PORT + ")",
+            "  --host ADDR            address to listen on, for every service (default: all interfaces)",
+            "  --qotd PORT            also serve the quote of the day on PORT; --quote TEXT sets the quote",
+            "  --chat PORT            also serve a chat room on PORT",
+            "  --max-line BYTES       longest unfinished line held; longer lines go on in pieces of this size (default "
+                    + DEFAULT_MAX_LINE + ", 1 to " + MAX_MAX_LINE + ")",
+            "  --idle-timeout S       close a connection silent for S seconds (default " + DEFAULT_IDLE_TIMEOUT
+                    + "; 0: never; at most 86400)",
+            "  --memory-budget BYTES  bytes held and queued over all connections before the server holds back",
+            "                         (default: a quarter of the maximum heap; 1048576 to 1099511627776)",
+            "  --verbose, --quiet     also log every line received; log errors only",
+            "  --trace                log every step of the patterns, by the role that acts (for learning)",
+            "  --roles, --help        print which class plays which pattern role, or this help, and exit",
             "");
 
-    /** Opens one service's acceptor on the reactor and prints where it listens; exits 1 if it cannot. */
-    static void listen(Connections connections, Options options, String service, int port, ServiceFactory factory) {
-        InetSocketAddress address = options.host == null
-                ? new InetSocketAddress(port)
-                : new InetSocketAddress(options.host, port);
-        if (address.isUnresolved()) {
-            fail("cannot resolve host '" + options.host + "'");
-        }
-        InetSocketAddress bound = null;
-        try {
-            ProtocolFamily family = options.host == null ? null
-                    : address.getAddress() instanceof Inet6Address ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
-            bound = new SocketAcceptor(connections, service, factory).open(address, family);
-        } catch (BindException e) {
-            fail(bindFailure(address, e));
-        } catch (IOException e) {
-            fail("cannot listen on " + Log.format(address) + ": " + Log.reason(e));
-        }
-        System.out.println(service + " server listening on " + (options.host == null
-                ? "*:" + bound.getPort() + " (all interfaces)" : Log.format(bound)));
-        System.out.flush();
-    }
-
-    /**
-     * The JDK loads the classes behind a socket's write and close at their first use, and loading
-     * them takes a descriptor: done now, a server whose descriptors clients took first still works.
-     */
-    static void loadClassesNeededWhenOutOfDescriptors() {
+    /** The selector, and the classes behind a write and a close loaded now: later they would need a descriptor. */
+    static SelectorReactor reactorOrExit() {
         try {
             Pipe pipe = Pipe.open();
             pipe.sink().write(ByteBuffer.allocate(1));
             pipe.sink().close();
             pipe.source().close();
+            return SelectorReactor.open();
         } catch (IOException e) {
-            fail("cannot start: " + Log.reason(e));
+            throw fail("cannot start: " + Log.reason(e));
         }
     }
 
-    /** Bind fails for a port in use, a port we may not take, or an address not on this host. */
-    private static String bindFailure(InetSocketAddress address, BindException e) {
-        int port = address.getPort();
-        if (port >= 1024 && isLocal(address.getAddress())) {
-            return "port " + port + " is already in use";
+    /** Opens one service's acceptor on the reactor and prints where it listens; exits 1 if it cannot. */
+    static void listen(SelectorReactor reactor, Limits limits, Options options, String service, int port,
+            ServiceFactory factory) {
+        InetSocketAddress address = options.host == null ? new InetSocketAddress(port)
+                : new InetSocketAddress(options.host, port);
+        if (address.isUnresolved()) throw fail("cannot resolve host '" + options.host + "'");
+        ProtocolFamily family = null; // IPv6 and IPv4 alike; a --host gets a socket of its own family only
+        if (options.host != null) {
+            boolean six = address.getAddress() instanceof Inet6Address;
+            family = six ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
         }
-        return "cannot listen on " + Log.format(address) + ": " + Log.reason(e);
+        try {
+            ServiceFactory made = Trace.on ? Trace.factory(factory) : factory;
+            InetSocketAddress bound = new SocketAcceptor(reactor, limits, service, made).open(address, family);
+            System.out.println(service + " server listening on " + (options.host == null
+                    ? "*:" + bound.getPort() + " (all interfaces)" : Log.format(bound)));
+            System.out.flush();
+        } catch (IOException e) { // a port in use; or one we may not take, or an address not on this host
+            boolean inUse = e instanceof BindException && port >= 1024 && isLocal(address.getAddress());
+            throw fail(inUse ? "port " + port + " is already in use"
+                    : "cannot listen on " + Log.format(address) + ": " + Log.reason(e));
+        }
     }
 
     private static boolean isLocal(InetAddress address) {
         try {
-            return address.isAnyLocalAddress() || address.isLoopbackAddress()
-                    || NetworkInterface.getByInetAddress(address) != null;
+            return address.isAnyLocalAddress() || NetworkInterface.getByInetAddress(address) != null;
         } catch (IOException e) {
             return false;
         }
     }
 
-    private static void fail(String reason) {
-        System.err.println("echo-server: " + reason);
-        System.exit(1);
+    /** Each line of the buffer as a slice of it: up to and including '\n', or up to the end. */
+    static void eachLine(ByteBuffer lines, java.util.function.Consumer<ByteBuffer> action) {
+        for (int start = lines.position(), i = start; i < lines.limit(); i++) {
+            if (lines.get(i) == '\n' || i == lines.limit() - 1) {
+                action.accept(lines.slice(start, i + 1 - start));
+                start = i + 1;
+            }
+        }
     }
 
-    /** Command-line options; parse errors are IllegalArgumentExceptions with a one-line reason. */
+    /** Closing twice, or after a reset, is not an error: the descriptor is released either way. */
+    static void closeQuietly(java.io.Closeable handle) {
+        try {
+            handle.close();
+        } catch (IOException e) {
+            // released
+        }
+    }
+
+    /** One line on standard error and exit status 1; "throw fail(…)" tells the compiler it does not return. */
+    static Error fail(String reason) {
+        System.err.println("echo-server: " + reason);
+        System.exit(1);
+        return new Error(reason);
+    }
+
+    /** Command-line options; a bad one is an IllegalArgumentException with a one-line reason. */
     static final class Options {
-        int port = DEFAULT_PORT;
-        String host;
-        int qotdPort = -1;
+        static final List<String> VALUE_OPTIONS = List.of("--port", "--host", "--qotd", "--quote", "--chat",
+                "--max-line", "--idle-timeout", "--memory-budget");
+        static final List<String> FLAGS = List.of("--verbose", "--quiet", "--trace", "--roles", "--help", "-h");
+
+        int port = DEFAULT_PORT, qotdPort = -1, chatPort = -1; // -1: not served
+        String host;                                           // null: all interfaces
         String quote = DEFAULT_QUOTE;
-        int chatPort = -1;
-        int maxLine = DEFAULT_MAX_LINE;
-        int idleTimeoutSeconds = DEFAULT_IDLE_TIMEOUT;
+        int maxLine = DEFAULT_MAX_LINE, idleTimeoutSeconds = DEFAULT_IDLE_TIMEOUT, logLevel = Log.NORMAL;
         long memoryBudget = Runtime.getRuntime().maxMemory() / 4;
-        int logLevel = Log.NORMAL;
-        boolean trace;
-        boolean help;
-        boolean roles;
+        boolean trace, help, roles;
 
         /** Parses, or handles --help, --roles and bad command lines itself (exit 0, 0 and 2). */
         static Options parseOrExit(String[] args) {
-            Options options;
             try {
-                options = parse(args);
+                Options options = parse(args);
+                if (options.help || options.roles) {
+                    System.out.print(options.help ? USAGE : roles());
+                    System.exit(0);
+                }
+                Log.level = options.logLevel;
+                Trace.on = options.trace;
+                return options;
             } catch (IllegalArgumentException e) {
-                System.err.println("echo-server: " + e.getMessage());
-                System.err.print(USAGE);
+                System.err.print("echo-server: " + e.getMessage() + "\n" + USAGE);
                 System.exit(2);
                 return null;
             }
-            if (options.help) {
-                System.out.print(USAGE);
-                System.exit(0);
-            }
-            if (options.roles) {
-                printRoles();
-                System.exit(0);
-            }
-            Log.level = options.logLevel;
-            Trace.on = options.trace;
-            return options;
         }
 
         static Options parse(String[] args) {
-            Options options = new Options();
+            Options o = new Options();
             for (int i = 0; i < args.length; i++) {
-                String arg = args[i];
-                String value = null;
-                int eq = arg.indexOf('=');
-                if (arg.startsWith("--") && eq > 0) { // --port=8000 as well as --port 8000
-                    value = arg.substring(eq + 1);
-                    arg = arg.substring(0, eq);
+                String[] option = args[i].startsWith("--") ? args[i].split("=", 2) : new String[] {args[i]};
+                String arg = option[0]; // --port=8000 as well as --port 8000
+                String value = option.length == 2 ? option[1] : null;
+                require(value == null || !FLAGS.contains(arg), arg + " takes no value");
+                if (VALUE_OPTIONS.contains(arg) && value == null) {
+                    require(++i < args.length, arg + " needs a value");
+                    value = args[i];
                 }
                 switch (arg) {
-                    case "--port" -> options.port = (int) number(arg, value != null ? value : next(args, ++i, arg), 0, 65535);
-                    case "--host" -> options.host = host(value != null ? value : next(args, ++i, arg));
-                    case "--qotd" -> options.qotdPort = (int) number(arg, value != null ? value : next(args, ++i, arg), 0, 65535);
-                    case "--quote" -> options.quote = value != null ? value : next(args, ++i, arg);
-                    case "--chat" -> options.chatPort = (int) number(arg, value != null ? value : next(args, ++i, arg), 0, 65535);
-                    case "--max-line" -> options.maxLine = (int) number(arg, value != null ? value : next(args, ++i, arg), 1, MAX_MAX_LINE);
-                    case "--idle-timeout" -> options.idleTimeoutSeconds = (int) number(arg, value != null ? value : next(args, ++i, arg), 0, 86400);
-                    case "--memory-budget" -> options.memoryBudget = number(arg, value != null ? value : next(args, ++i, arg), 1L << 20, 1L << 40);
-                    case "--verbose" -> options.logLevel = verbosity(options, Log.VERBOSE);
-                    case "--quiet" -> options.logLevel = verbosity(options, Log.QUIET);
-                    case "--trace" -> options.trace = true;
-                    case "--roles" -> options.roles = true;
-                    case "--help", "-h" -> options.help = true;
-                    default -> throw new IllegalArgumentException(arg.startsWith("-")
-                            ? "unknown option '" + arg + "'" : "unexpected argument '" + arg + "'");
-                }
-                if (value != null && (arg.equals("--verbose") || arg.equals("--quiet") || arg.equals("--trace")
-                        || arg.equals("--roles") || arg.equals("--help"))) {
-                    throw new IllegalArgumentException(arg + " takes no value");
+                    case "--port" -> o.port = (int) number(arg, value, 0, 65535);
+                    case "--host" -> o.host = value;
+                    case "--qotd" -> o.qotdPort = (int) number(arg, value, 0, 65535);
+                    case "--quote" -> o.quote = value;
+                    case "--chat" -> o.chatPort = (int) number(arg, value, 0, 65535);
+                    case "--max-line" -> o.maxLine = (int) number(arg, value, 1, MAX_MAX_LINE);
+                    case "--idle-timeout" -> o.idleTimeoutSeconds = (int) number(arg, value, 0, 86400);
+                    case "--memory-budget" -> o.memoryBudget = number(arg, value, 1L << 20, 1L << 40);
+                    case "--verbose", "--quiet" -> o.logLevel = arg.equals("--quiet") ? Log.QUIET : Log.VERBOSE;
+                    case "--trace" -> o.trace = true;
+                    case "--roles" -> o.roles = true;
+                    case "--help", "-h" -> o.help = true;
+                    default -> require(false, (arg.startsWith("-") ? "unknown option '" : "unexpected argument '")
+                            + arg + "'");
                 }
             }
-            if (options.trace && options.logLevel == Log.QUIET) {
-                throw new IllegalArgumentException("--trace and --quiet contradict each other: choose one");
-            }
-            return options;
+            List<String> given = List.of(args);
+            require(o.host == null || !o.host.isBlank(), "invalid value '" + o.host
+                    + "' for --host: expected an address or a host name");
+            require(!given.contains("--quiet") || !given.contains("--verbose"),
+                    "--quiet and --verbose contradict each other: choose one");
+            require(!o.trace || o.logLevel != Log.QUIET, "--trace and --quiet contradict each other: choose one");
+            samePort(o.qotdPort, "--qotd", o.port, "--port");
+            samePort(o.chatPort, "--chat", o.port, "--port");
+            samePort(o.chatPort, "--chat", o.qotdPort, "--qotd");
+            return o;
         }
 
-        private static String next(String[] args, int i, String option) {
-            if (i >= args.length) {
-                throw new IllegalArgumentException(option + " needs a value");
-            }
-            return args[i];
+        /** Two services cannot listen on one port (0 is a different free port for each). */
+        private static void samePort(int port, String option, int otherPort, String other) {
+            require(port <= 0 || port != otherPort, option + " and " + other + " both name port " + port
+                    + ": give each service a port of its own");
         }
 
         /** ASCII digits only: no sign, no other script's digits, nothing Long.parseLong would also take. */
         private static long number(String option, String text, long min, long max) {
-            if (text.matches("[0-9]{1,13}")) {
-                long n = Long.parseLong(text);
-                if (n >= min && n <= max) {
-                    return n;
-                }
-            }
-            throw new IllegalArgumentException("invalid value '" + text + "' for " + option
-                    + ": expected a whole number from " + min + " to " + max);
+            boolean valid = text.matches("[0-9]{1,13}") && Long.parseLong(text) >= min && Long.parseLong(text) <= max;
+            require(valid, "invalid value '" + text + "' for " + option + ": expected a whole number from " + min
+                    + " to " + max);
+            return Long.parseLong(text);
         }
 
-        private static String host(String text) {
-            if (text.isBlank()) {
-                throw new IllegalArgumentException("invalid value '" + text + "' for --host: expected an address or a host name");
-            }
-            return text;
-        }
-
-        private static int verbosity(Options options, int level) {
-            if (options.logLevel != Log.NORMAL && options.logLevel != level) {
-                throw new IllegalArgumentException("--quiet and --verbose contradict each other: choose one");
-            }
-            return level;
+        private static void require(boolean valid, String reason) {
+            if (!valid) throw new IllegalArgumentException(reason);
         }
     }
 
-    /** --trace: one line per step of the patterns, tagged with the role that acts, in PATTERNS.md's words. */
-    static final class Trace {
-        static boolean on; // set once at start; when off, each step costs one test of this field
+    // ------------------------------------------------------------------ Logging
 
-        static void say(String role, String what) {
-            Log.trace(String.format("%-14s %s", role, what));
-        }
-
-        /** Selection-key events as words: "read", "write", "read+write", "accept", "none". */
-        static String events(int ops) {
-            List<String> names = new ArrayList<>();
-            if ((ops & SelectionKey.OP_ACCEPT) != 0) {
-                names.add("accept");
-            }
-            if ((ops & SelectionKey.OP_READ) != 0) {
-                names.add("read");
-            }
-            if ((ops & SelectionKey.OP_WRITE) != 0) {
-                names.add("write");
-            }
-            return names.isEmpty() ? "none" : String.join("+", names);
-        }
-
-        /** "1 whole line (6 bytes)", "2 whole lines and a piece (70 bytes)", "a piece (16384 bytes)". */
-        static String lines(ByteBuffer lines) {
-            int count = 0;
-            for (int i = lines.position(); i < lines.limit(); i++) {
-                count += lines.get(i) == '\n' ? 1 : 0;
-            }
-            boolean piece = lines.hasRemaining() && lines.get(lines.limit() - 1) != '\n';
-            String whole = count + " whole line" + (count == 1 ? "" : "s");
-            return (count == 0 ? "a piece" : piece ? whole + " and a piece" : whole) + " (" + lines.remaining() + " bytes)";
-        }
-    }
-
-    /**
-     * Timestamped lines on standard error, written by a thread of their own: a stalled standard
-     * error (a paused terminal, a full pipe) must never block the reactor. When the queue is full,
-     * lines are dropped and counted. Nothing here runs per line unless --verbose.
-     */
+    /** Timestamped lines on standard error, written by a thread of their own: a stalled standard error (a paused
+     * terminal, a full pipe) never blocks the reactor; past a full queue lines are dropped and counted. */
     static final class Log {
-        static final int QUIET = 0;
-        static final int NORMAL = 1;
-        static final int VERBOSE = 2;
+        static final int QUIET = 0, NORMAL = 1, VERBOSE = 2;
         static final int QUEUE_LINES = 10_000;
-        // At exit the log thread gets this long to write what is queued (the shutdown hook's share of 2 s).
-        static final long FLUSH_WAIT_MILLIS = 300;
+        static final long FLUSH_WAIT_MILLIS = 300; // the log thread's share of the 2 s at exit
+        static final Pattern UNSAFE = Pattern.compile("[\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u2028-\\u202e"
+                + "\\u2066-\\u2069]"); // what could move a terminal's cursor or reorder its text
         static int level = NORMAL;
         private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSS");
         private static final BlockingQueue<String> queue = new ArrayBlockingQueue<>(QUEUE_LINES);
         private static final AtomicLong unwritten = new AtomicLong(); // queued, or being written
         private static final AtomicLong dropped = new AtomicLong();
-        private static final Thread writer = startWriter();
+
+        static {
+            Thread writer = new Thread(() -> {
+                try {
+                    for (String line; (line = queue.take()) != null; unwritten.decrementAndGet()) {
+                        long lost = dropped.getAndSet(0);
+                        if (lost > 0) System.err.println(now() + lost + " log lines dropped");
+                        System.err.println(line);
+                    }
+                } catch (InterruptedException e) {
+                    // the JVM is exiting
+                }
+            }, "log");
+            writer.setDaemon(true); // the shutdown hook flushes; the log never keeps the JVM alive
+            writer.start();
+        }
 
         static void error(String message) {
-            print(message);
+            if (queue.offer(now() + message)) unwritten.incrementAndGet();
+            else dropped.incrementAndGet();
         }
 
-        static void info(String message) {
-            if (level >= NORMAL) {
-                print(message);
-            }
+        static void info(String message) { if (level >= NORMAL) error(message); }
+
+        static void started(Options o) {
+            info("started: pid " + ProcessHandle.current().pid() + ", Java " + Runtime.version() + ", max line "
+                    + o.maxLine + " bytes, idle timeout " + o.idleTimeoutSeconds + " s, memory budget "
+                    + o.memoryBudget + " bytes");
         }
 
-        /** "connection from PEER EVENT (N open)"; built only when it will be printed. */
-        static void connection(SocketAddress peer, String event, int open) {
-            if (level >= NORMAL) {
-                print("connection from " + format(peer) + " " + event + " (" + open + " open)");
-            }
+        static void stopped(int connections, int listeners) {
+            info("stopped: closed " + connections + (connections == 1 ? " connection" : " connections")
+                    + (listeners == 1 ? " and the listening socket" : " and " + listeners + " listening sockets"));
         }
 
-        /** One line for a failure that was caught, if there is memory left to say it. */
-        static void failure(String where, Throwable e) {
+        static void connection(SocketAddress peer, String event, int open) { // built only when it will be printed
+            if (level >= NORMAL) error("connection from " + format(peer) + " " + event + " (" + open + " open)");
+        }
+
+        /** --verbose: a log line per line received, as readable text: UTF-8, cut at 200 characters, escaped. */
+        static void lines(SocketAddress peer, ByteBuffer lines) {
+            if (level < VERBOSE) return;
+            eachLine(lines, line -> {
+                String text = StandardCharsets.UTF_8.decode(line.duplicate()).toString();
+                text = UNSAFE.matcher(text.substring(0, Math.min(200, text.length()))).replaceAll(c -> Matcher
+                        .quoteReplacement(escape(c.group().charAt(0))));
+                error(format(peer) + " sent a line: " + text + " (" + line.remaining() + " bytes)");
+            });
+        }
+
+        private static String escape(char c) {
+            return c == '\n' ? "\\n" : c == '\r' ? "\\r" : String.format(c < 0x80 ? "\\x%02x" : "\\u%04x", (int) c);
+        }
+
+        static void failure(Object where, Throwable e) { // one line, if there is memory left to say it
             try {
                 error(where + " failed: " + e);
             } catch (Throwable stillFailing) {
@@ -1400,136 +1073,139 @@ public final class EchoServer {
             }
         }
 
-        /** An exception's message for a log line; some exceptions have none. */
-        static String reason(Throwable e) {
-            return e.getMessage() != null ? e.getMessage() : e.toString();
-        }
+        static String reason(Throwable e) { return e.getMessage() != null ? e.getMessage() : e.toString(); }
 
-        static boolean verbose() {
-            return level >= VERBOSE;
-        }
-
-        static void verbose(String message) {
-            if (level >= VERBOSE) {
-                print(message);
-            }
-        }
-
-        static void trace(String message) {
-            print(message);
-        }
-
-        private static void print(String message) {
-            if (queue.offer(LocalDateTime.now().format(TIME) + " " + message)) {
-                unwritten.incrementAndGet();
-            } else {
-                dropped.incrementAndGet();
-            }
-        }
-
-        private static Thread startWriter() {
-            Thread thread = new Thread(Log::writeLines, "log");
-            thread.setDaemon(true); // the shutdown hook flushes; the log never keeps the JVM alive
-            thread.start();
-            return thread;
-        }
-
-        private static void writeLines() {
-            try {
-                while (true) {
-                    String line = queue.take();
-                    long lost = dropped.getAndSet(0);
-                    if (lost > 0) {
-                        System.err.println(LocalDateTime.now().format(TIME) + " " + lost + " log lines dropped");
-                    }
-                    System.err.println(line);
-                    unwritten.decrementAndGet();
-                }
-            } catch (InterruptedException e) {
-                // the JVM is exiting
-            }
-        }
+        private static String now() { return LocalDateTime.now().format(TIME) + " "; }
 
         /** Waits, at most the given time, until every queued line is written. */
         static void flush(long millis) {
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
-            while (unwritten.get() > 0 && writer.isAlive() && System.nanoTime() < deadline) {
-                try {
-                    Thread.sleep(5);
-                } catch (InterruptedException e) {
-                    return;
-                }
+            for (long end = System.nanoTime() + millis * 1_000_000; unwritten.get() > 0 && System.nanoTime() < end; ) {
+                sleep(5);
             }
         }
 
-        /** 127.0.0.1:8000 or [::1]:8000 */
-        static String format(SocketAddress address) {
-            if (!(address instanceof InetSocketAddress inet) || inet.getAddress() == null) {
-                return String.valueOf(address);
+        static void sleep(long millis) {
+            try {
+                Thread.sleep(millis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
-            if (inet.getAddress() instanceof Inet6Address ipv6) {
-                return "[" + shortForm(ipv6) + "]:" + inet.getPort();
-            }
-            return inet.getAddress().getHostAddress() + ":" + inet.getPort();
         }
 
-        /** An IPv6 address as people write it (RFC 5952): "::1", not "0:0:0:0:0:0:0:1". */
-        static String shortForm(Inet6Address address) {
-            byte[] bytes = address.getAddress();
-            int[] groups = new int[8];
-            for (int i = 0; i < 8; i++) {
-                groups[i] = (bytes[2 * i] & 0xff) << 8 | bytes[2 * i + 1] & 0xff;
-            }
-            int zerosAt = -1;
-            int zeros = 1; // a run must be at least two groups long to become "::"
-            for (int i = 0, run = 0; i < 8; i++) {
-                run = groups[i] == 0 ? run + 1 : 0;
-                if (run > zeros) {
-                    zeros = run;
-                    zerosAt = i - run + 1;
+        /** 127.0.0.1:8000 or [::1]:8000: an IPv6 address as people write it (RFC 5952), not 0:0:0:0:0:0:0:1. */
+        static String format(SocketAddress where) {
+            if (!(where instanceof InetSocketAddress inet) || inet.getAddress() == null) return String.valueOf(where);
+            String host = inet.getAddress().getHostAddress();
+            if (inet.getAddress() instanceof Inet6Address) { // the longest run of zero groups (the first) is "::"
+                String wrapped = ":" + host + ":";
+                String longest = "";
+                for (Matcher m = Pattern.compile("(:0)+:").matcher(wrapped); m.find(); ) {
+                    longest = m.group().length() > longest.length() ? m.group() : longest;
                 }
+                int at = longest.length() >= ":0:0:".length() ? wrapped.indexOf(longest) : -1;
+                wrapped = at < 0 ? wrapped : wrapped.substring(0, at) + "::" + wrapped.substring(at + longest.length());
+                host = "[" + wrapped.replaceAll("^:(?!:)|(?<!:):$", "") + "]";
             }
-            StringBuilder text = new StringBuilder();
-            for (int i = 0; i < 8; i++) {
-                if (i == zerosAt) {
-                    text.append("::");
-                    i += zeros - 1;
-                } else {
-                    if (text.length() > 0 && text.charAt(text.length() - 1) != ':') {
-                        text.append(':');
+            return host + ":" + inet.getPort();
+        }
+    }
+
+    // -------------------------------------------------------------------- Trace
+
+    /**
+     * --trace: a line per step of the patterns, by the role that acts. It sits beside Part I, not in it: with --trace
+     * on, the service handlers are wrapped in narrators (as Netty adds its LoggingHandler only when wanted) and the
+     * stream facade swapped for a narrating subclass; off, nothing is wrapped and each inline step costs one test.
+     */
+    static final class Trace {
+        static boolean on; // set once at start
+        private static int streams; // numbers the traced connections: connection #1 and its facade #1
+
+        static void say(String role, String what) { Log.error(String.format("%-14s %s", role, what)); }
+
+        static void interest(Object handler, Events interest) {
+            say("reactor", "interest of " + handler + ": " + events(interest));
+        }
+
+        /** "read", "read+write", "none" */
+        static String events(Events e) {
+            String words = (e.accept() ? "+accept" : "") + (e.read() ? "+read" : "") + (e.write() ? "+write" : "");
+            return words.isEmpty() ? "none" : words.substring(1);
+        }
+
+        static Runnable timer(long delayMillis, String what, Runnable task) {
+            say("reactor", "timer in " + delayMillis + " ms: " + what);
+            return () -> { say("reactor", "timer due: " + what); task.run(); };
+        }
+
+        /** The acceptor's make step; each service handler it makes narrates the connection's calls to it. */
+        static ServiceFactory factory(ServiceFactory factory) {
+            return () -> {
+                Service service = factory.makeService();
+                String name = service.getClass().getSimpleName();
+                say("acceptor", "make service handler: " + name);
+                return new Service() {
+                    private String connection;
+
+                    @Override public void connectionMade(Transport transport) {
+                        connection = transport.toString();
+                        say(connection, "-> " + name + ".connectionMade");
+                        service.connectionMade(transport);
                     }
-                    text.append(Integer.toHexString(groups[i]));
-                }
-            }
-            return text.toString();
+
+                    @Override public void linesReceived(ByteBuffer lines) {
+                        say(connection, lines(lines) + " -> " + name + ".linesReceived");
+                        service.linesReceived(lines);
+                    }
+
+                    @Override public void connectionLost() {
+                        say(connection, "-> " + name + ".connectionLost");
+                        service.connectionLost();
+                    }
+                };
+            };
         }
 
-        /**
-         * A received line as readable text: UTF-8, cut at 200 characters, with every character
-         * that could move the cursor or reorder a terminal's text escaped: C0 and C1 controls,
-         * DEL, the line and paragraph separators, and the bidirectional marks and overrides.
-         */
-        static String preview(ByteBuffer in, int from, int to) {
-            byte[] bytes = new byte[to - from];
-            in.get(from, bytes);
-            String text = new String(bytes, StandardCharsets.UTF_8);
-            StringBuilder out = new StringBuilder();
-            for (int i = 0; i < text.length() && out.length() < 200; i++) {
-                char c = text.charAt(i);
-                if (c == '\n') {
-                    out.append("\\n");
-                } else if (c == '\r') {
-                    out.append("\\r");
-                } else if (c < 0x20 || c == 0x7f) {
-                    out.append(String.format("\\x%02x", (int) c));
-                } else if ((c >= 0x80 && c <= 0x9f) || c == 0x061c || c == 0x200e || c == 0x200f
-                        || (c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) {
-                    out.append(String.format("\\u%04x", (int) c));
-                } else {
-                    out.append(c);
+        /** The accept step; from then on the stream facade narrates each call once it returns. */
+        static SocketStream accepted(SocketStream accepted) {
+            say("acceptor", "accept " + accepted);
+            String name = "#" + ++streams;
+            return new SocketStream(accepted) {
+                @Override int read(ByteBuffer into) throws IOException {
+                    int count = super.read(into);
+                    say("facade " + name, count < 0 ? "read: end of input" : "read " + count + " bytes");
+                    return count;
                 }
-            }
-            return out + " (" + bytes.length + " bytes)";
+
+                @Override int write(ByteBuffer bytes) throws IOException {
+                    int wanted = bytes.remaining();
+                    int count = super.write(bytes);
+                    say("facade " + name, "write " + count + " of " + wanted + " bytes");
+                    return count;
+                }
+
+                @Override void close() {
+                    say("facade " + name, "close");
+                    super.close();
+                }
+
+                @Override public String toString() { return name; }
+            };
+        }
+
+        static void waterMark(Connection c, int unsent, boolean paused) {
+            say(c.toString(), "unsent " + unsent + (paused ? " >= high-water " + Connection.HIGH_WATER
+                    + ": stop reading" : " <= low-water " + Connection.LOW_WATER + ": read again"));
+        }
+
+        /** "1 whole line (6 bytes)", "2 whole lines and a piece (70 bytes)", "a piece (16384 bytes)". */
+        static String lines(ByteBuffer lines) {
+            int[] whole = new int[1];
+            eachLine(lines, line -> whole[0] += line.get(line.limit() - 1) == '\n' ? 1 : 0);
+            boolean piece = lines.get(lines.limit() - 1) != '\n';
+            String what = whole[0] == 0 ? "a piece" : whole[0] + " whole line" + (whole[0] == 1 ? "" : "s")
+                    + (piece ? " and a piece" : "");
+            return what + " (" + lines.remaining() + " bytes)";
         }
     }
 
@@ -1537,67 +1213,38 @@ public final class EchoServer {
 
     /** The role classes in data-flow order (a test checks that no annotated class is missing). */
     static final List<Class<?>> ROLE_CLASSES = List.of(SelectorReactor.class, SocketAcceptor.class, Connection.class,
-            EchoService.class, QuoteService.class, ChatService.class, SocketStream.class);
+            EchoService.class, QuoteService.class, ChatService.class, ListeningSocket.class, SocketStream.class);
 
-    /** --roles: the role annotations read back at run time. */
-    static void printRoles() {
+    /** --roles: "Class: @Role: sentence", a line for each role a class plays, read back from the annotations. */
+    static String roles() {
+        StringBuilder out = new StringBuilder();
         for (Class<?> type : ROLE_CLASSES) {
-            for (Annotation annotation : type.getAnnotations()) {
-                System.out.println(type.getSimpleName() + ": @" + annotation.annotationType().getSimpleName()
-                        + ": " + roleSentence(annotation));
+            for (Annotation a : type.getAnnotations()) {
+                String sentence = a instanceof Reactor r ? r.value()
+                        : a instanceof Acceptor c ? c.value()
+                        : a instanceof ConcreteEventHandler h ? h.value()
+                        : a instanceof ServiceHandler s ? s.value()
+                        : ((WrapperFacade) a).value();
+                out.append(type.getSimpleName()).append(": @").append(a.annotationType().getSimpleName())
+                        .append(": ").append(sentence).append('\n');
             }
         }
-    }
-
-    /** The sentence a role annotation carries: each annotation type has its own value(). */
-    static String roleSentence(Annotation role) {
-        if (role instanceof Reactor r) {
-            return r.value();
-        }
-        if (role instanceof Acceptor a) {
-            return a.value();
-        }
-        if (role instanceof ConcreteEventHandler h) {
-            return h.value();
-        }
-        if (role instanceof ServiceHandler s) {
-            return s.value();
-        }
-        return ((WrapperFacade) role).value();
+        return out.toString();
     }
 
     /** Reactor: demultiplexes events on many handles and dispatches them to event handlers. */
-    @Retention(RetentionPolicy.RUNTIME)
-    @Target(ElementType.TYPE)
-    @interface Reactor {
-        String value();
-    }
-
+    @Retention(RetentionPolicy.RUNTIME) @Target(ElementType.TYPE)
+    @interface Reactor { String value(); }
     /** Acceptor-Connector: accepts connections passively, and makes and activates a service handler for each. */
-    @Retention(RetentionPolicy.RUNTIME)
-    @Target(ElementType.TYPE)
-    @interface Acceptor {
-        String value();
-    }
-
-    /** Reactor: reacts to the events of one handle (here, also the service handler's transport). */
-    @Retention(RetentionPolicy.RUNTIME)
-    @Target(ElementType.TYPE)
-    @interface ConcreteEventHandler {
-        String value();
-    }
-
+    @Retention(RetentionPolicy.RUNTIME) @Target(ElementType.TYPE)
+    @interface Acceptor { String value(); }
+    /** Reactor: reacts to the events of one handle. */
+    @Retention(RetentionPolicy.RUNTIME) @Target(ElementType.TYPE)
+    @interface ConcreteEventHandler { String value(); }
     /** Acceptor-Connector: the application logic of one connection, apart from how it was set up. */
-    @Retention(RetentionPolicy.RUNTIME)
-    @Target(ElementType.TYPE)
-    @interface ServiceHandler {
-        String value();
-    }
-
+    @Retention(RetentionPolicy.RUNTIME) @Target(ElementType.TYPE)
+    @interface ServiceHandler { String value(); }
     /** Wrapper Facade: low-level functions behind a narrower, safer, object-shaped interface. */
-    @Retention(RetentionPolicy.RUNTIME)
-    @Target(ElementType.TYPE)
-    @interface WrapperFacade {
-        String value();
-    }
+    @Retention(RetentionPolicy.RUNTIME) @Target(ElementType.TYPE)
+    @interface WrapperFacade { String value(); }
 }

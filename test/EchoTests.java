@@ -195,7 +195,8 @@ public final class EchoTests {
         t.add(new Test("out of descriptors before the first echo, from classes and from source", EchoTests::descriptorsBeforeFirstEcho));
         t.add(new Test("a stalled standard error never freezes the clients; SIGTERM exits within 2 s", EchoTests::stalledLog));
         t.add(new Test("--idle-timeout closes idle connections; a locked-out client is served", EchoTests::idleTimeout));
-        t.add(new Test("out of descriptors, all idle: the longest idle goes so a new client is served", EchoTests::idleEviction));
+        t.add(new Test("out of descriptors: no connection is closed to make room; the new client waits for a free one", EchoTests::noEviction));
+        t.add(new Test("a select() that keeps failing neither spins the loop nor floods the log", EchoTests::selectKeepsFailing));
         // shutdown
         t.add(new Test("SIGINT closes everything, exits within 2 s, port free at once", () -> shutdown("INT", 130)));
         t.add(new Test("SIGTERM closes everything, exits within 2 s, port free at once", () -> shutdown("TERM", 143)));
@@ -229,10 +230,12 @@ public final class EchoTests {
         t.add(new Test("client: a connect that gets no answer times out after 5 s, one line, exit 1", EchoTests::clientConnectTimeout));
         t.add(new Test("client: --trace narrates the connector's steps", EchoTests::clientTrace));
         t.add(new Test("client: the server closing first in interactive mode is one line, exit 1", EchoTests::clientServerClosesFirst));
+        t.add(new Test("client: out of descriptors at any point is one line, never a stack trace", EchoTests::clientOutOfDescriptors));
         // the lesson
         t.add(new Test("both programs run with the source launcher", EchoTests::sourceLauncher));
         t.add(new Test("role annotations, --roles and PATTERNS.md agree; each role is said once", EchoTests::roles));
         t.add(new Test("every line range in PATTERNS.md holds what it names", EchoTests::lineRanges));
+        t.add(new Test("the lesson's shape: Part I first and short, small classes, no channel outside a facade", EchoTests::lessonShape));
         return t;
     }
 
@@ -945,7 +948,12 @@ public final class EchoTests {
         }
     }
 
-    static void idleEviction() throws Exception {
+    /**
+     * Out of descriptors, nothing is closed to make room (as Redis at maxclients, nginx at its
+     * limit): accepting pauses, the silent clients stay connected, and a new client is served as
+     * soon as one of them leaves. With --idle-timeout 0 nobody times out either.
+     */
+    static void noEviction() throws Exception {
         try (Server server = Server.startWithLimit(64, false, "--idle-timeout", "0")) {
             List<Socket> silent = new ArrayList<>();
             try {
@@ -953,18 +961,82 @@ public final class EchoTests {
                     silent.add(connect(server.port));
                 }
                 server.awaitLog("accept failed", 10_000);
+                Socket late = connect(server.port); // waits in the listen queue
+                late.getOutputStream().write(bytes("let me in\n"));
+                Thread.sleep(7000); // longer than any "idle 5 s" rule
+                check(!server.log().contains("to make room"), "a connection was closed to make room:\n" + server.tail(3));
+                assertBytes(bytes("still here\n"), roundTrip(silent.get(0), bytes("still here\n")),
+                        "the connection idle longest, still open");
                 long start = System.nanoTime();
-                try (Socket late = connect(server.port)) {
-                    late.setSoTimeout(20_000);
-                    assertBytes(bytes("let me in\n"), roundTrip(late, bytes("let me in\n")), "a locked-out client");
-                }
+                closeAll(silent.subList(1, silent.size())); // the others leave, those queued behind them too
+                assertBytes(bytes("let me in\n"), readExactly(late, 10), "the new client, once descriptors are free");
                 double took = (System.nanoTime() - start) / 1e9;
-                check(took < 12.0, "the locked-out client waited " + took + " s");
-                check(server.log().contains("to make room"), "no eviction logged:\n" + server.tail(3));
+                check(took < 3.0, "the new client waited " + took + " s after descriptors were freed");
             } finally {
                 closeAll(silent);
             }
         }
+    }
+
+    /** A Selector whose select() always fails, as one out of memory would: counts the tries. */
+    public static final class FailingSelector extends java.nio.channels.Selector {
+        final AtomicLong selects = new AtomicLong();
+
+        @Override public boolean isOpen() { return true; }
+        @Override public java.nio.channels.spi.SelectorProvider provider() { return null; }
+        @Override public Set<java.nio.channels.SelectionKey> keys() { return Set.of(); }
+        @Override public Set<java.nio.channels.SelectionKey> selectedKeys() { return new java.util.HashSet<>(); }
+        @Override public int selectNow() { return select(0); }
+        @Override public int select() { return select(0); }
+        @Override public java.nio.channels.Selector wakeup() { return this; }
+        @Override public void close() { }
+
+        @Override
+        public int select(long timeout) {
+            selects.incrementAndGet();
+            throw new IllegalStateException("select failed (a test's failing selector)");
+        }
+    }
+
+    /**
+     * The reactor's loop on a selector that fails every time. The loop must wait before it tries
+     * again: without that it spins a core and writes a log line per try. In this process, on the
+     * compiled server classes; what the server logs is caught from standard error.
+     */
+    static void selectKeepsFailing() throws Exception {
+        java.io.PrintStream err = System.err;
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        FailingSelector selector = new FailingSelector();
+        try (URLClassLoader loader = new URLClassLoader(new URL[] {classes.toUri().toURL()}, EchoTests.class.getClassLoader())) {
+            Class<?> type = loader.loadClass("EchoServer$SelectorReactor");
+            java.lang.reflect.Constructor<?> make = type.getDeclaredConstructor(java.nio.channels.Selector.class);
+            make.setAccessible(true);
+            Object reactor = make.newInstance(selector);
+            Method run = type.getDeclaredMethod("run");
+            run.setAccessible(true);
+            System.setErr(new java.io.PrintStream(log, true, StandardCharsets.UTF_8));
+            Thread loop = new Thread(() -> {
+                try {
+                    run.invoke(reactor);
+                } catch (ReflectiveOperationException e) {
+                    // reported below through the counts
+                }
+            });
+            loop.setDaemon(true);
+            loop.start();
+            Thread.sleep(2000);
+            java.lang.reflect.Field running = type.getDeclaredField("running");
+            running.setAccessible(true);
+            running.setBoolean(reactor, false);
+            loop.join(3000);
+            Thread.sleep(200); // the log thread writes what was queued
+        } finally {
+            System.setErr(err);
+        }
+        long tries = selector.selects.get();
+        int lines = count(log.toString(StandardCharsets.UTF_8), "select failed");
+        check(tries <= 5, "select() was tried " + tries + " times in 2 s: the loop spins");
+        check(lines >= 1 && lines <= 5, lines + " log lines about the failing select in 2 s");
     }
 
     // ================================================================== shutdown
@@ -1057,6 +1129,9 @@ public final class EchoTests {
         cases.put(List.of("--trace", "--quiet"), "--trace and --quiet contradict each other: choose one");
         cases.put(List.of("--idle-timeout", "-1"), "invalid value '-1' for --idle-timeout: expected a whole number from 0 to 86400");
         cases.put(List.of("--memory-budget", "10"), "invalid value '10' for --memory-budget: expected a whole number from 1048576 to 1099511627776");
+        cases.put(List.of("--port", "8000", "--qotd", "8000"), "--qotd and --port both name port 8000: give each service a port of its own");
+        cases.put(List.of("--chat", "8000"), "--chat and --port both name port 8000: give each service a port of its own");
+        cases.put(List.of("--qotd", "9000", "--chat=9000"), "--chat and --qotd both name port 9000: give each service a port of its own");
         for (Map.Entry<List<String>, String> c : cases.entrySet()) {
             List<String> command = new ArrayList<>(List.of(java, "-cp", classes.toString(), "EchoServer"));
             command.addAll(c.getKey());
@@ -1567,6 +1642,39 @@ public final class EchoTests {
         }
     }
 
+    /**
+     * The client under every descriptor limit from "too few to start Java" upwards: wherever its
+     * descriptors run out (the selector, the socket, closing one that failed) it says so in one
+     * line and exits 1, never with a stack trace.
+     */
+    static void clientOutOfDescriptors() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort(); // nothing listens there once closed: each address refuses
+        }
+        List<String> outcomes = new ArrayList<>();
+        int refusedInARow = 0;
+        for (int limit = 5; limit <= 40 && refusedInARow < 3; limit++) {
+            List<String> command = new ArrayList<>(List.of("bash", "-c", "ulimit -n " + limit + " && exec \"$@\"", "bash"));
+            command.addAll(client("--port", String.valueOf(port), "hello"));
+            Result r = run(command, 20_000);
+            if (r.stderr.contains("NoClassDefFoundError") || r.stderr.contains("initialization of VM")) {
+                continue; // too few for the JVM to load the client at all: not the client's to handle
+            }
+            String where = "with ulimit -n " + limit + ": ";
+            check(!r.stderr.contains("Exception") && !r.stderr.contains("\tat ") && !r.stderr.contains("Error"),
+                    where + "a stack trace:\n" + r.stderr);
+            check(r.status == 1, where + "exit status " + r.status + ": " + r.stderr);
+            check(r.stderr.startsWith("echo-client: ")
+                    && r.stderr.indexOf('\n') == r.stderr.length() - 1, where + "stderr was: " + r.stderr);
+            refusedInARow = r.stderr.endsWith(": connection refused\n") ? refusedInARow + 1 : 0;
+            outcomes.add(limit + ": " + r.stderr.trim());
+        }
+        check(outcomes.stream().anyMatch(o -> !o.endsWith("connection refused")),
+                "no limit ran the client out of descriptors once Java had started: " + outcomes);
+        check(refusedInARow == 3, "the client never got as far as a refused connect: " + outcomes);
+    }
+
     static void clientTrace() throws Exception {
         Result r = run(client("--port", String.valueOf(server().port), "--trace", "traced"), 20_000);
         check(r.status == 0 && r.stdout.equals("traced\n"), "exit status " + r.status + ", stdout " + r.stdout + r.stderr);
@@ -1581,7 +1689,7 @@ public final class EchoTests {
                 "reactor +dispatch read -> connection",
                 "facade +read 7 bytes",
                 "connection +-> MessageService\\.dataReceived \\(7 bytes\\)",
-                "facade +read: end of stream",
+                "facade +read: end of input",
                 "connection +-> MessageService\\.connectionLost",
                 "reactor +stop \\(exit status 0\\)"));
     }
@@ -1600,17 +1708,17 @@ public final class EchoTests {
     static final Map<String, List<String>> ROLES = Map.of(
             "Reactor", List.of("SelectorReactor"),
             "Acceptor", List.of("SocketAcceptor"),
-            "ConcreteEventHandler", List.of("Connection"),
+            "ConcreteEventHandler", List.of("Connection", "SocketAcceptor"),
             "ServiceHandler", List.of("EchoService", "QuoteService", "ChatService"),
-            "WrapperFacade", List.of("SocketStream"));
+            "WrapperFacade", List.of("ListeningSocket", "SocketStream"));
 
     /** The same for the client, whose connector is the other half of Acceptor-Connector. */
     static final Map<String, List<String>> CLIENT_ROLES = Map.of(
             "Reactor", List.of("SelectorReactor"),
             "Connector", List.of("SocketConnector"),
-            "ConcreteEventHandler", List.of("Connection"),
+            "ConcreteEventHandler", List.of("Connection", "SocketConnector"),
             "ServiceHandler", List.of("InteractiveService", "MessageService"),
-            "WrapperFacade", List.of("SocketStream"));
+            "WrapperFacade", List.of("ConnectingSocket", "SocketStream"));
 
     /** The role annotations, their values, --roles and PATTERNS.md agree; each sentence is said once in the code. */
     static void roles() throws Exception {
@@ -1630,7 +1738,8 @@ public final class EchoTests {
 
     /** Checks one program's role annotations against the expected classes and PATTERNS.md; returns "Class: @Role: sentence" lines. */
     static String annotatedRoles(String program, Map<String, List<String>> roles) throws Exception {
-        String source = Files.readString(root.resolve(program + ".java"));
+        // a sentence may be written as "…" + "…" over several lines: read it as one string
+        String source = Files.readString(root.resolve(program + ".java")).replaceAll("\"\\s*\\+\\s*\"", "");
         String patterns = Files.readString(root.resolve("PATTERNS.md"));
         StringBuilder output = new StringBuilder();
         Map<String, List<String>> found = new LinkedHashMap<>();
@@ -1661,6 +1770,85 @@ public final class EchoTests {
         roles.forEach((role, types) -> expected.put(role, types.stream().sorted().toList()));
         check(found.equals(expected), program + ": role annotations found: " + found + ", expected " + expected);
         return output.toString();
+    }
+
+    static final Pattern MEMBER = Pattern.compile("^    (?:[a-z]+ )*(class|interface|record|@interface) (\\w+)");
+    static final Pattern CHANNEL_TYPE = Pattern.compile("\\b(SocketChannel|ServerSocketChannel|SelectableChannel|SelectionKey|Selector)\\b");
+
+    /**
+     * The measures the lesson is held to: both files short, no line over 120 characters; in the
+     * server, Part I (the patterns) within the first 650 lines, its classes each a role class, a
+     * role's interface or a small value, none over 220 lines, at most 12 of its code lines about
+     * the trace; in both files, the JDK's channel types only inside a wrapper facade or the reactor.
+     */
+    static void lessonShape() throws Exception {
+        List<String> problems = new ArrayList<>();
+        List<String> server = Files.readAllLines(root.resolve("EchoServer.java"));
+        List<String> client = Files.readAllLines(root.resolve("EchoClient.java"));
+        expect(problems, server.size() <= 1250, "EchoServer.java has " + server.size() + " lines, more than 1250");
+        expect(problems, client.size() <= 650, "EchoClient.java has " + client.size() + " lines, more than 650");
+        int partTwo = -1;
+        for (int i = 0; i < server.size(); i++) {
+            partTwo = partTwo < 0 && server.get(i).matches("    // =+ PART II.*") ? i : partTwo;
+        }
+        int partOneEnd = partTwo; // the last line of Part I: the one before the blank lines above "PART II"
+        while (partOneEnd > 0 && server.get(partOneEnd - 1).isBlank()) {
+            partOneEnd--;
+        }
+        expect(problems, partTwo >= 0 && partOneEnd <= 650, "Part I ends at line " + partOneEnd + ", after line 650");
+        int traced = 0;
+        boolean inComment = false;
+        for (int i = 0; i < partTwo; i++) {
+            String code = server.get(i).replaceAll("//.*", "").trim();
+            inComment |= code.startsWith("/*");
+            traced += !inComment && code.toLowerCase(Locale.ROOT).contains("trace") ? 1 : 0;
+            inComment &= !code.contains("*/");
+        }
+        expect(problems, traced <= 12, traced + " code lines of Part I mention the trace, more than 12");
+        for (Map.Entry<String, List<String>> file : Map.of("EchoServer", server, "EchoClient", client).entrySet()) {
+            List<String> source = file.getValue();
+            boolean[] facadeOrReactor = new boolean[source.size()];
+            for (int i = 0; i < source.size(); i++) {
+                expect(problems, source.get(i).length() <= 120, file.getKey() + ".java:" + (i + 1) + " is over 120 characters");
+                Matcher m = MEMBER.matcher(source.get(i));
+                if (!m.find()) {
+                    continue;
+                }
+                int end = closingBrace(source, i);
+                String roles = "";
+                for (int a = i - 1; a > 0 && source.get(a).matches("    @.*|            .*"); a--) {
+                    roles += source.get(a);
+                }
+                boolean allowed = roles.contains("@WrapperFacade(") || roles.contains("@Reactor(");
+                for (int j = i; j <= end; j++) {
+                    facadeOrReactor[j] = allowed;
+                }
+                if (file.getKey().equals("EchoServer") && i < partTwo) {
+                    String name = m.group(2) + " (line " + (i + 1) + ")";
+                    int size = end - i + 1;
+                    expect(problems, size <= 220, name + " is " + size + " lines long, more than 220");
+                    expect(problems, !roles.isEmpty() || !m.group(1).equals("class") || size <= 40,
+                            name + " is in Part I, but is neither a role class, nor a role's interface, nor a small value");
+                }
+            }
+            boolean inBlock = false;
+            for (int i = 0; i < source.size(); i++) {
+                String code = source.get(i).replaceAll("\"(\\\\.|[^\"\\\\])*\"", "\"\"").replaceAll("//.*", "").trim();
+                inBlock |= code.startsWith("/*");
+                boolean comment = inBlock || code.startsWith("*") || code.startsWith("import ");
+                inBlock &= !code.contains("*/");
+                Matcher channel = CHANNEL_TYPE.matcher(code);
+                expect(problems, comment || facadeOrReactor[i] || !channel.find(), file.getKey() + ".java:" + (i + 1)
+                        + " uses " + (channel.find(0) ? channel.group() : "") + " outside a wrapper facade and the reactor");
+            }
+        }
+        check(problems.isEmpty(), String.join("; ", problems));
+    }
+
+    static void expect(List<String> problems, boolean condition, String problem) {
+        if (!condition) {
+            problems.add(problem);
+        }
     }
 
     static final Pattern LINK = Pattern.compile("\\[`([^`]+)`\\]\\((Echo(?:Server|Client))\\.java#L(\\d+)(?:-L(\\d+))?\\)");
