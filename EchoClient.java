@@ -1,119 +1,86 @@
-// EchoClient.java: the console client for EchoServer.java, built like the server on
-// POSA2's patterns, from the other side: a connector instead of an acceptor.
-//
-//   java EchoClient.java [--host H] [--port N] [--trace] [MESSAGE ...]
-//
-// With a message: send it and a newline, half-close, print the reply exactly as it
-// arrives, exit 0. Without one: interactive, like telnet; end of input (Ctrl-D) ends it.
-// Bytes are copied as they are, so UTF-8 text round-trips exactly.
-//
-// Read it top to bottom: the entry point, the reactor, the connector (connect, make the
-// service handler, activate it), the connection, the two services, the wrapper facade.
-// It stands alone: nothing is shared with EchoServer.java but the names.
+// EchoClient.java: the console client for EchoServer.java, built like the server on POSA2's patterns, from the
+// other side of Acceptor-Connector. JDK only: java EchoClient.java "hello" sends "hello" and a newline, half-closes
+// and prints the reply; with no message it is interactive, like telnet. It shares no code with the server.
+// Part I, the patterns: main; the reactor (Events, EventHandler, SelectorReactor); the connector (ClientFactory,
+// SocketConnector); the connection (Transport, Connection); the services (Service, MessageService,
+// InteractiveService); the wrapper facades (ConnectingSocket, SocketStream). Part II, from "PART II" on:
+// the options, the trace, the role annotations.
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.lang.annotation.ElementType;
-import java.lang.annotation.Retention;
-import java.lang.annotation.RetentionPolicy;
-import java.lang.annotation.Target;
-import java.net.ConnectException;
-import java.net.Inet6Address;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.NoRouteToHostException;
-import java.net.StandardSocketOptions;
-import java.net.UnknownHostException;
+import java.lang.annotation.*;
+import java.net.*;
 import java.nio.ByteBuffer;
-import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
-import java.nio.channels.SocketChannel;
+import java.nio.channels.*;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.List;
-import java.util.PriorityQueue;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.Semaphore;
-import java.util.concurrent.TimeUnit;
+import java.util.*;
+import java.util.concurrent.*;
 import java.util.function.Supplier;
 
 public final class EchoClient {
 
     public static void main(String[] args) {
         Options options = Options.parseOrExit(args);
-        List<InetAddress> addresses;
+        SelectorReactor reactor = reactorOrExit();
+        String server = options.host + ":" + options.port; // as the user wrote it, for messages
+        Supplier<Service> service = options.message == null ? () -> new InteractiveService(reactor)
+                : () -> new MessageService(reactor, options.message);
+        ClientFactory factory = new ClientFactory(reactor, server, service);
         try {
-            addresses = addresses(options.host);
+            new SocketConnector(reactor, factory).connect(addresses(options.host), options.port);
         } catch (UnknownHostException e) {
-            System.err.println("echo-client: cannot connect to " + options.host + ":" + options.port + ": unknown host");
-            System.exit(1);
-            return;
+            factory.clientConnectionFailed("unknown host");
         }
-        SelectorReactor reactor = SelectorReactor.openOrExit();
-        String server = options.host + ":" + options.port;
-        ClientFactory factory = options.message == null
-                ? new ClientFactory(reactor, server, () -> new InteractiveService(reactor))
-                : new ClientFactory(reactor, server, () -> new MessageService(reactor, options.message));
-        new SocketConnector(reactor, factory).connect(addresses, options.port);
         System.exit(reactor.run());
     }
 
-    /**
-     * Every address of the host, in the resolver's order. "localhost" is both loopback
-     * addresses (RFC 6761) even where the hosts file lists only one, so that the client
-     * reaches a server started with --host ::1 as well as one on 127.0.0.1.
-     */
-    static List<InetAddress> addresses(String host) throws UnknownHostException {
-        List<InetAddress> addresses = new ArrayList<>(List.of(InetAddress.getAllByName(host)));
-        if (host.equalsIgnoreCase("localhost")) {
-            for (String loopback : List.of("::1", "127.0.0.1")) {
-                InetAddress address = InetAddress.getByName(loopback);
-                if (!addresses.contains(address)) {
-                    addresses.add(address);
-                }
-            }
-        }
-        return addresses;
-    }
-
+    // ================================================================================ PART I: the patterns
     // ------------------------------------------------------------------ Reactor
 
-    /** What the reactor calls: every handler attached to a selection key implements it. */
-    interface EventHandler {
-        void handleEvent(SelectionKey key);
+    /** The events a handle is ready for, or that its handler waits for: our words for the selector's bits. */
+    record Events(boolean connect, boolean read, boolean write) {
+        static final Events CONNECT = new Events(true, false, false);
+        static final Events READ = new Events(false, true, false);
     }
 
-    @Reactor("Plays the reactor role in Reactor and the dispatcher role in Acceptor-Connector: waits on one Selector for the client's socket, dispatches each event to the handler attached to it, runs timers, and runs what the input thread hands over.")
+    /** What the reactor calls, on its own thread: POSA2's event handler, with its two hook methods. */
+    interface EventHandler {
+        void handleEvent(Events ready); // the handle is ready for these events
+        void handleClose();             // the handle has left the loop (closed, failed, stopped): once
+    }
+
+    @Reactor("Plays the reactor role in Reactor and the dispatcher role in Acceptor-Connector: waits on one Selector"
+            + " for the client's socket, dispatches each event to its handler, runs timers and what the input thread"
+            + " hands over, and tells a handler when it is removed.")
     static final class SelectorReactor {
         private final Selector selector;
         private final PriorityQueue<Timer> timers = new PriorityQueue<>(Comparator.comparingLong(Timer::deadline));
-        // The one cross-thread hand-off: standard input cannot be selected in Java, so a
-        // thread reads it and hands what it read to the reactor, then wakes the selector.
+        // The one cross-thread hand-off: standard input cannot be selected in Java, so a thread reads it and
+        // hands each chunk to the reactor through this queue, then wakes the selector.
         private final Queue<Runnable> handedOver = new ConcurrentLinkedQueue<>();
         private boolean running = true;
         private int status;
 
+        /** What register returns: the handler's place in the loop. Only the reactor uses its key. */
+        record Registration(SelectionKey key) { }
         record Timer(long deadline, Runnable task) { }
+        private SelectorReactor(Selector selector) { this.selector = selector; }
+        static SelectorReactor open() throws IOException { return new SelectorReactor(Selector.open()); }
 
-        private SelectorReactor(Selector selector) {
-            this.selector = selector;
+        /** Adds a handle to the loop; one already in it gets the new handler (the connector's goes to a connection). */
+        Registration register(SelectableChannel handle, Events interest, EventHandler handler) throws IOException {
+            return new Registration(handle.register(selector, ops(interest), handler));
         }
 
-        static SelectorReactor openOrExit() {
-            try {
-                return new SelectorReactor(Selector.open());
-            } catch (IOException e) {
-                System.err.println("echo-client: cannot open a selector: " + e.getMessage());
-                System.exit(1);
-                return null;
+        void setInterest(Registration registration, Events interest) { registration.key().interestOps(ops(interest)); }
+
+        /** Takes a handle out of the loop and tells its handler; safe to call twice. */
+        void remove(Registration registration) {
+            SelectionKey key = registration.key();
+            if (key.isValid()) {
+                if (Trace.on) Trace.say("reactor", "remove " + key.attachment() + " -> handleClose");
+                key.cancel();
+                ((EventHandler) key.attachment()).handleClose();
             }
-        }
-
-        Selector selector() {
-            return selector;
         }
 
         /** Runs a task on the reactor thread after a delay; the returned timer can be cancelled. */
@@ -123,9 +90,7 @@ public final class EchoClient {
             return timer;
         }
 
-        void cancel(Timer timer) {
-            timers.remove(timer);
-        }
+        void cancel(Timer timer) { timers.remove(timer); }
 
         /** Called from another thread: the task runs on the reactor thread, soon. */
         void handOver(Runnable task) {
@@ -133,7 +98,7 @@ public final class EchoClient {
             selector.wakeup();
         }
 
-        /** The event loop: wait, dispatch, run due timers and handed-over tasks. Returns the exit status. */
+        /** The event loop: wait, dispatch, run due timers and what was handed over. Returns the exit status. */
         int run() {
             try {
                 while (running) {
@@ -141,36 +106,34 @@ public final class EchoClient {
                     if (Trace.on && ready > 0) Trace.say("reactor", "select: " + ready + " ready");
                     for (SelectionKey key : selector.selectedKeys()) {
                         if (key.isValid()) {
-                            if (Trace.on) Trace.say("reactor", "dispatch " + Trace.events(key.readyOps()) + " -> " + key.attachment());
-                            ((EventHandler) key.attachment()).handleEvent(key);
+                            Events events = new Events(key.isConnectable(), key.isReadable(), key.isWritable());
+                            if (Trace.on) Trace.dispatch(events, key.attachment());
+                            ((EventHandler) key.attachment()).handleEvent(events);
                         }
                     }
                     selector.selectedKeys().clear();
-                    runDueTimers();
-                    for (Runnable task; (task = handedOver.poll()) != null; ) {
-                        task.run();
+                    for (long now = System.nanoTime(); !timers.isEmpty() && timers.peek().deadline() - now <= 0; ) {
+                        timers.poll().task().run();
                     }
+                    for (Runnable task; (task = handedOver.poll()) != null; ) task.run();
                 }
             } catch (IOException e) {
-                System.err.println("echo-client: event loop failed: " + e.getMessage());
-                return 1;
+                System.err.println("echo-client: event loop failed: " + reason(e));
+                status = 1;
             }
+            for (SelectionKey key : selector.keys()) remove(new Registration(key));
             return status;
+        }
+
+        private static int ops(Events events) {
+            return (events.connect() ? SelectionKey.OP_CONNECT : 0) | (events.read() ? SelectionKey.OP_READ : 0)
+                    | (events.write() ? SelectionKey.OP_WRITE : 0);
         }
 
         private long millisToNextTimer() {
             Timer next = timers.peek();
-            if (next == null) {
-                return 0; // no timer: block until an event (or wakeup)
-            }
+            if (next == null) return 0; // no timer: block until an event (or wakeup)
             return Math.max(1, TimeUnit.NANOSECONDS.toMillis(next.deadline() - System.nanoTime()) + 1);
-        }
-
-        private void runDueTimers() {
-            long now = System.nanoTime();
-            while (!timers.isEmpty() && timers.peek().deadline() - now <= 0) {
-                timers.poll().task().run();
-            }
         }
 
         /** Ends the loop; run() returns this status. */
@@ -184,37 +147,28 @@ public final class EchoClient {
     // ---------------------------------------------------------------- Connector
 
     /** Twisted's ClientFactory: makes the service handler, and hears when connecting failed. */
-    static final class ClientFactory {
-        private final SelectorReactor reactor;
-        private final String server; // as the user named it, for messages
-        private final Supplier<Service> make;
+    record ClientFactory(SelectorReactor reactor, String server, Supplier<Service> make) {
+        Service makeService() { return make.get(); }
 
-        ClientFactory(SelectorReactor reactor, String server, Supplier<Service> make) {
-            this.reactor = reactor;
-            this.server = server;
-            this.make = make;
-        }
-
-        Service makeService() {
-            return make.get();
-        }
-
-        /** Every address refused or timed out: one line, exit status 1. */
-        void clientConnectionFailed(String reason) {
+        void clientConnectionFailed(String reason) { // every address refused or did not answer
             System.err.println("echo-client: cannot connect to " + server + ": " + reason);
             reactor.stop(1);
         }
     }
 
-    @Connector("Plays the connector role in Acceptor-Connector: connects without blocking to each address of the server in turn and, once one accepts, makes the client's service handler with its factory and activates it.")
+    @Connector("Plays the connector role in Acceptor-Connector: connects without blocking to each address of the"
+            + " server in turn and, once one accepts, makes the client's service handler with its factory and"
+            + " activates it.")
+    @ConcreteEventHandler("Plays a concrete event handler role in Reactor as well: the reactor calls it when a"
+            + " connect it started completes or fails.")
     static final class SocketConnector implements EventHandler {
-        // How long one address may take to answer before the next is tried.
-        static final long CONNECT_TIMEOUT_MILLIS = 5000;
+        static final long CONNECT_TIMEOUT_MILLIS = 5000; // how long one address may take to answer
 
         private final SelectorReactor reactor;
         private final ClientFactory factory;
         private final ArrayDeque<InetSocketAddress> untried = new ArrayDeque<>();
-        private SocketStream stream;       // the connection being set up
+        private ConnectingSocket socket;      // the connect under way, or null
+        private SelectorReactor.Registration registration;
         private SelectorReactor.Timer timeout;
         private String firstFailure;
 
@@ -225,13 +179,11 @@ public final class EchoClient {
 
         /** Starts with the first address; the others wait in case it fails. */
         void connect(List<InetAddress> addresses, int port) {
-            for (InetAddress address : addresses) {
-                untried.add(new InetSocketAddress(address, port));
-            }
+            addresses.forEach(address -> untried.add(new InetSocketAddress(address, port)));
             connectNext();
         }
 
-        /** Step 1, connect: a non-blocking connect, finished when the reactor reports OP_CONNECT. */
+        /** POSA2's first step: initiate a connect without blocking; the reactor reports when it completes. */
         private void connectNext() {
             InetSocketAddress address = untried.poll();
             if (address == null) {
@@ -240,39 +192,35 @@ public final class EchoClient {
             }
             if (Trace.on) Trace.say("connector", "connect " + Trace.format(address));
             try {
-                stream = SocketStream.open();
-                if (stream.connect(address)) { // connected at once (it happens on loopback)
-                    connected();
-                    return;
-                }
-                stream.register(reactor, SelectionKey.OP_CONNECT, this);
+                socket = ConnectingSocket.open(address);
+                registration = socket.register(reactor, Events.CONNECT, this);
                 timeout = reactor.schedule(CONNECT_TIMEOUT_MILLIS, () -> failed("timed out"));
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException | Error e) { // refused at once, or out of descriptors
                 failed(reason(e));
+                return;
             }
+            handleEvent(Events.CONNECT); // on loopback a connect may be done at once: then no event would come
         }
 
-        @Override
-        public void handleEvent(SelectionKey key) {
+        /** The second step: complete the connect, then make the service handler and activate it. */
+        @Override public void handleEvent(Events ready) {
             try {
-                if (stream.finishConnect()) {
-                    connected();
-                }
+                SocketStream stream = socket.finish();
+                if (stream == null) return; // not yet
+                reactor.cancel(timeout);
+                socket = null;
+                registration = null; // the handle stays in the loop: the connection takes it over
+                if (Trace.on) Trace.say("connector", "connected to " + Trace.format(stream.peer()));
+                Service service = factory.makeService();
+                if (Trace.on) Trace.say("connector", "make service handler: " + service.getClass().getSimpleName());
+                activate(stream, service);
             } catch (IOException e) {
                 failed(reason(e));
             }
         }
 
-        /** Steps 2 and 3: make the service handler, activate it on a connection. */
-        private void connected() throws IOException {
-            reactor.cancel(timeout);
-            if (Trace.on) Trace.say("connector", "connected to " + Trace.format(stream.peer()));
-            Service service = factory.makeService();
-            if (Trace.on) Trace.say("connector", "make service handler: " + service.getClass().getSimpleName());
-            activate(service);
-        }
-
-        private void activate(Service service) throws IOException {
+        /** The third step: activate the service handler on a connection. */
+        private void activate(SocketStream stream, Service service) throws IOException {
             if (Trace.on) Trace.say("connector", "activate connection");
             new Connection(reactor, stream, service).open();
         }
@@ -281,57 +229,44 @@ public final class EchoClient {
         private void failed(String reason) {
             if (Trace.on) Trace.say("connector", "failed: " + reason);
             reactor.cancel(timeout);
-            stream.close();
-            if (firstFailure == null) {
-                firstFailure = reason;
-            }
+            if (registration != null) reactor.remove(registration); // which calls handleClose
+            registration = null;
+            handleClose(); // if it was never registered
+            firstFailure = firstFailure == null ? reason : firstFailure;
             connectNext();
         }
 
-        /** A short reason for a person, from the exception's type rather than its message text. */
-        private static String reason(IOException e) {
-            if (e instanceof ConnectException) {
-                return "connection refused";
-            }
-            if (e instanceof NoRouteToHostException) {
-                return "no route to host";
-            }
-            return e.getMessage() != null ? e.getMessage() : e.toString();
+        /** Closes the connect under way, if one is: never a socket that was not opened. */
+        @Override public void handleClose() {
+            if (socket != null) socket.close();
+            socket = null;
         }
 
-        @Override
-        public String toString() {
-            return "connector";
-        }
+        @Override public String toString() { return "connector"; }
     }
 
     // --------------------------------------------------------------- Connection
 
     /** What a service may do to its connection: Twisted's transport. */
     interface Transport {
-        /** Sends the bytes now, or as soon as the server takes them. */
-        void write(ByteBuffer bytes);
-
-        /** No more to send: shut down output once everything written has gone (the server then echoes and closes). */
-        void halfClose();
-
-        /** Bytes written but not yet taken by the socket. */
-        int unsent();
+        void write(ByteBuffer bytes); // now, or as soon as the server takes them
+        void halfClose();             // no more to send: shut down output once everything written has gone
+        int unsent();                 // bytes written but not yet taken by the socket
     }
 
-    @ConcreteEventHandler("Plays the concrete event handler role in Reactor and the transport of the client's service handler: reads what the server sends for the service, and writes what the service sends, queueing what the socket does not take.")
+    @ConcreteEventHandler("Plays the concrete event handler role in Reactor and the transport of the client's"
+            + " service handler: passes what the server sends to the service, and writes what the service sends,"
+            + " queueing what the socket does not take.")
     static final class Connection implements EventHandler, Transport {
-        static final int READ_SIZE = 64 * 1024;
-
         private final SelectorReactor reactor;
         private final SocketStream stream;
         private final Service service;
-        private final ByteBuffer in = ByteBuffer.allocate(READ_SIZE);
+        private final ByteBuffer in = ByteBuffer.allocate(64 * 1024); // what one read may bring
         private final ArrayDeque<ByteBuffer> unsent = new ArrayDeque<>();
+        private SelectorReactor.Registration registration;
         private int unsentBytes;
-        private boolean halfCloseWanted;
-        private boolean closed;
-        private SelectionKey key;
+        private boolean halfCloseWanted, closed;
+        private String closeReason; // null: the server closed in an orderly way
 
         Connection(SelectorReactor reactor, SocketStream stream, Service service) {
             this.reactor = reactor;
@@ -339,109 +274,76 @@ public final class EchoClient {
             this.service = service;
         }
 
+        /** Activation: the connection takes the handle over from the connector, then tells its service. */
         void open() throws IOException {
-            key = stream.register(reactor, SelectionKey.OP_READ, this);
-            if (Trace.on) Trace.say("connection", "-> " + serviceName() + ".connectionMade");
+            registration = stream.register(reactor, Events.READ, this);
+            if (Trace.on) Trace.hook(service, "connectionMade");
             service.connectionMade(this);
         }
 
-        @Override
-        public void handleEvent(SelectionKey key) {
+        @Override public void handleEvent(Events ready) {
             try {
-                if (key.isWritable()) {
-                    writeUnsent();
-                }
-                if (key.isReadable()) {
-                    in.clear();
-                    if (stream.read(in) < 0) {
-                        close(null); // the server has sent everything and closed
-                        return;
-                    }
-                    in.flip();
-                    if (Trace.on) Trace.say("connection", "-> " + serviceName() + ".dataReceived (" + in.remaining() + " bytes)");
-                    service.dataReceived(in);
+                if (ready.write()) writeUnsent();
+                if (ready.read() && stream.read(in.clear()) < 0) {
+                    close(null); // the server has sent everything and closed
+                } else if (ready.read()) {
+                    if (Trace.on) Trace.hook(service, "dataReceived (" + in.position() + " bytes)");
+                    service.dataReceived(in.flip());
                 }
             } catch (IOException e) {
-                close(e.getMessage() != null ? e.getMessage() : e.toString());
+                close(reason(e));
             }
         }
 
-        @Override
-        public void write(ByteBuffer bytes) {
-            if (closed) {
-                return; // input typed after the server closed: nowhere to send it
-            }
+        @Override public void write(ByteBuffer bytes) {
+            if (closed) return; // input typed after the server closed: nowhere to send it
             try {
-                if (unsent.isEmpty()) {
-                    stream.write(bytes); // write first: OP_WRITE only when the socket is full
-                }
+                if (unsent.isEmpty()) stream.write(bytes); // write first: OP_WRITE only when the socket is full
                 if (bytes.hasRemaining()) {
                     unsent.add(ByteBuffer.allocate(bytes.remaining()).put(bytes).flip());
                     unsentBytes += unsent.peekLast().remaining();
-                    key.interestOps(SelectionKey.OP_READ | SelectionKey.OP_WRITE);
+                    reactor.setInterest(registration, new Events(false, true, true));
                 }
             } catch (IOException e) {
-                close(e.getMessage());
+                close(reason(e));
             }
         }
 
         private void writeUnsent() throws IOException {
-            while (!unsent.isEmpty()) {
-                ByteBuffer head = unsent.peek();
+            for (ByteBuffer head; (head = unsent.peek()) != null; unsent.poll()) {
                 unsentBytes -= stream.write(head);
-                if (head.hasRemaining()) {
-                    return; // the socket is full again
-                }
-                unsent.poll();
+                if (head.hasRemaining()) return; // the socket is full again
             }
-            key.interestOps(SelectionKey.OP_READ);
-            if (halfCloseWanted) {
-                shutdownOutput();
-            }
+            reactor.setInterest(registration, Events.READ);
+            if (halfCloseWanted) stream.shutdownOutput();
             service.writeDrained();
         }
 
-        @Override
-        public void halfClose() {
+        @Override public void halfClose() {
             halfCloseWanted = true;
-            if (unsent.isEmpty() && !closed) {
-                shutdownOutput();
-            }
-        }
-
-        private void shutdownOutput() {
             try {
-                stream.shutdownOutput();
+                if (unsent.isEmpty() && !closed) stream.shutdownOutput();
             } catch (IOException e) {
-                close(e.getMessage());
+                close(reason(e));
             }
         }
 
-        @Override
-        public int unsent() {
-            return unsentBytes;
-        }
+        @Override public int unsent() { return unsentBytes; }
 
-        /** The server closed (reason null) or the connection broke. */
+        /** The server closed (reason null) or the connection broke; the reactor then calls handleClose. */
         private void close(String reason) {
-            if (closed) {
-                return;
-            }
+            closeReason = reason;
+            reactor.remove(registration);
+        }
+
+        @Override public void handleClose() {
             closed = true;
-            key.cancel();
             stream.close();
-            if (Trace.on) Trace.say("connection", "-> " + serviceName() + ".connectionLost" + (reason == null ? "" : " (" + reason + ")"));
-            service.connectionLost(reason);
+            if (Trace.on) Trace.hook(service, "connectionLost" + (closeReason == null ? "" : ": " + closeReason));
+            service.connectionLost(closeReason);
         }
 
-        private String serviceName() {
-            return service.getClass().getSimpleName();
-        }
-
-        @Override
-        public String toString() {
-            return "connection";
-        }
+        @Override public String toString() { return "connection"; }
     }
 
     // ----------------------------------------------------------------- Services
@@ -449,50 +351,32 @@ public final class EchoClient {
     /** A service handler's hooks, as in Twisted's Protocol. */
     interface Service {
         void connectionMade(Transport transport);
-
-        /** Bytes from the server, as they arrive (the buffer is reused after the call): both services print them. */
-        default void dataReceived(ByteBuffer bytes) {
-            print(bytes);
+        default void dataReceived(ByteBuffer bytes) { // as it arrives; both services print it, exactly as it came
+            System.out.write(bytes.array(), bytes.arrayOffset() + bytes.position(), bytes.remaining());
+            System.out.flush();
         }
-
-        /** The server closed (reason null), or the connection broke (reason says why). */
-        void connectionLost(String reason);
-
-        /** Everything written so far has been taken by the socket. */
-        default void writeDrained() {
-        }
+        void connectionLost(String reason);   // null: the server closed; else why the connection broke
+        default void writeDrained() { }       // everything written so far has been taken by the socket
     }
 
-    @ServiceHandler("Plays the service handler role in Acceptor-Connector for message mode: sends the message and a newline, half-closes, and prints every byte that comes back until the server closes.")
-    static final class MessageService implements Service {
-        private final SelectorReactor reactor;
-        private final byte[] message;
-
-        MessageService(SelectorReactor reactor, String message) {
-            this.reactor = reactor;
-            this.message = (message + "\n").getBytes(StandardCharsets.UTF_8);
-        }
-
-        @Override
-        public void connectionMade(Transport transport) {
-            transport.write(ByteBuffer.wrap(message));
+    @ServiceHandler("Plays the service handler role in Acceptor-Connector for message mode: sends the message and a"
+            + " newline, half-closes, and prints every byte that comes back until the server closes.")
+    record MessageService(SelectorReactor reactor, String message) implements Service {
+        @Override public void connectionMade(Transport transport) {
+            transport.write(ByteBuffer.wrap((message + "\n").getBytes(StandardCharsets.UTF_8)));
             transport.halfClose(); // the server echoes what it has, then closes
         }
 
-        @Override
-        public void connectionLost(String reason) {
-            if (reason != null) {
-                System.err.println("echo-client: connection lost: " + reason);
-            }
+        @Override public void connectionLost(String reason) {
+            if (reason != null) System.err.println("echo-client: connection lost: " + reason);
             reactor.stop(reason == null ? 0 : 1);
         }
     }
 
-    @ServiceHandler("Plays the service handler role in Acceptor-Connector for interactive mode: sends what is typed as it comes, prints what comes back, and half-closes at the end of input.")
+    @ServiceHandler("Plays the service handler role in Acceptor-Connector for interactive mode: sends what is typed"
+            + " as it comes, prints what comes back, and half-closes at the end of input.")
     static final class InteractiveService implements Service {
-        // Chunks of input handed over but not yet sent: the input thread waits beyond this,
-        // so piping a large file through the client does not pile it up in memory.
-        static final int CHUNKS_IN_FLIGHT = 4;
+        static final int CHUNKS_IN_FLIGHT = 4; // input handed over, not yet sent: then the input thread waits
 
         private final SelectorReactor reactor;
         private final Semaphore mayRead = new Semaphore(CHUNKS_IN_FLIGHT);
@@ -500,12 +384,9 @@ public final class EchoClient {
         private int waitingForDrain; // chunks written but not yet taken by the socket
         private boolean inputEnded;
 
-        InteractiveService(SelectorReactor reactor) {
-            this.reactor = reactor;
-        }
+        InteractiveService(SelectorReactor reactor) { this.reactor = reactor; }
 
-        @Override
-        public void connectionMade(Transport transport) {
+        @Override public void connectionMade(Transport transport) {
             this.transport = transport;
             Thread input = new Thread(this::readInput, "input");
             input.setDaemon(true); // it may be blocked in read() when the server closes
@@ -514,96 +395,94 @@ public final class EchoClient {
 
         /** On the input thread: read standard input and hand each chunk to the reactor. */
         private void readInput() {
-            InputStream stdin = System.in;
             byte[] buffer = new byte[16 * 1024];
             try {
-                int count;
-                while ((count = stdin.read(buffer)) > 0) {
+                for (int count; (count = System.in.read(buffer)) > 0; ) {
                     mayRead.acquire();
                     ByteBuffer chunk = ByteBuffer.wrap(buffer.clone(), 0, count);
                     reactor.handOver(() -> send(chunk));
                 }
             } catch (IOException | InterruptedException e) {
-                // no more input: treated like end of input
+                // no more input: as at its end
             }
-            reactor.handOver(this::endOfInput);
+            reactor.handOver(() -> {
+                inputEnded = true;
+                transport.halfClose(); // Ctrl-D: the server echoes any unfinished line, then closes
+            });
         }
 
         private void send(ByteBuffer chunk) {
             transport.write(chunk);
-            if (transport.unsent() == 0) {
-                mayRead.release();
-            } else {
-                waitingForDrain++;
-            }
+            waitingForDrain++; // released at once if the socket took it all, else once it drains
+            if (transport.unsent() == 0) writeDrained();
         }
 
-        @Override
-        public void writeDrained() {
+        @Override public void writeDrained() {
             mayRead.release(waitingForDrain);
             waitingForDrain = 0;
         }
 
-        private void endOfInput() {
-            inputEnded = true;
-            transport.halfClose(); // Ctrl-D: the server echoes any unfinished line, then closes
+        @Override public void connectionLost(String reason) {
+            if (reason != null) System.err.println("echo-client: connection lost: " + reason);
+            if (reason == null && !inputEnded) System.err.println("echo-client: connection closed by the server");
+            reactor.stop(reason != null || !inputEnded ? 1 : 0); // the server closing first, while one could type
         }
+    }
 
-        @Override
-        public void connectionLost(String reason) {
-            if (reason != null) {
-                System.err.println("echo-client: connection lost: " + reason);
-                reactor.stop(1);
-            } else if (!inputEnded) { // the server closed first, while the user could still type
-                System.err.println("echo-client: connection closed by the server");
-                reactor.stop(1);
-            } else {
-                reactor.stop(0);
+    // ---------------------------------------------------------- Wrapper facades
+
+    @WrapperFacade("Plays the wrapper facade role in Wrapper Facade for the active-mode endpoint: narrows a"
+            + " SocketChannel being connected to open (which starts the connect), finish, which returns the stream"
+            + " facade, close, and registering.")
+    static final class ConnectingSocket {
+        private final SocketChannel channel;
+
+        private ConnectingSocket(SocketChannel channel) { this.channel = channel; }
+
+        /** Opens a socket and starts a connect that does not block; a refusal may come at once, as an exception. */
+        static ConnectingSocket open(InetSocketAddress address) throws IOException {
+            SocketChannel channel = SocketChannel.open();
+            try {
+                channel.configureBlocking(false);
+                channel.setOption(StandardSocketOptions.TCP_NODELAY, true); // each typed line goes at once
+                channel.connect(address);
+                return new ConnectingSocket(channel);
+            } catch (IOException | RuntimeException e) {
+                closeQuietly(channel);
+                throw e;
             }
         }
+
+        SelectorReactor.Registration register(SelectorReactor reactor, Events interest, EventHandler handler)
+                throws IOException {
+            return reactor.register(channel, interest, handler);
+        }
+
+        /** The connected stream once the connect has completed, null while it has not; throws if it failed. */
+        SocketStream finish() throws IOException {
+            return channel.finishConnect() ? new SocketStream(channel) : null;
+        }
+
+        void close() { closeQuietly(channel); }
     }
 
-    /** Prints bytes exactly as they came: no decoding, so any text round-trips. */
-    static void print(ByteBuffer bytes) {
-        System.out.write(bytes.array(), bytes.arrayOffset() + bytes.position(), bytes.remaining());
-        System.out.flush();
-    }
-
-    // ----------------------------------------------------------- Wrapper Facade
-
-    @WrapperFacade("Plays the wrapper facade role in Wrapper Facade: narrows a SocketChannel to what the connector and the connection need, connect, read, write (may be partial), half-close, close, and registering with the reactor.")
+    @WrapperFacade("Plays the wrapper facade role in Wrapper Facade for a connected socket: narrows a SocketChannel"
+            + " to read, write (may be partial), half-close, close, the peer's address, and registering.")
     static final class SocketStream {
         // The raw channel never leaves it; like the server's, it is where TLS would go.
         private final SocketChannel channel;
 
-        private SocketStream(SocketChannel channel) {
-            this.channel = channel;
+        SocketStream(SocketChannel channel) { this.channel = channel; }
+
+        SelectorReactor.Registration register(SelectorReactor reactor, Events interest, EventHandler handler)
+                throws IOException {
+            return reactor.register(channel, interest, handler);
         }
 
-        static SocketStream open() throws IOException {
-            SocketChannel channel = SocketChannel.open();
-            channel.configureBlocking(false);
-            channel.setOption(StandardSocketOptions.TCP_NODELAY, true); // each typed line goes at once
-            return new SocketStream(channel);
-        }
-
-        /** True if connected at once; otherwise the reactor reports OP_CONNECT and finishConnect() completes it. */
-        boolean connect(InetSocketAddress address) throws IOException {
-            return channel.connect(address);
-        }
-
-        boolean finishConnect() throws IOException {
-            return channel.finishConnect();
-        }
-
-        SelectionKey register(SelectorReactor reactor, int interest, EventHandler handler) throws IOException {
-            return channel.register(reactor.selector(), interest, handler);
-        }
-
-        /** Returns -1 when the server has closed. */
+        /** Returns -1 once the server has closed. */
         int read(ByteBuffer into) throws IOException {
             int count = channel.read(into);
-            if (Trace.on) Trace.say("facade", count < 0 ? "read: end of stream" : "read " + count + " bytes");
+            if (Trace.on) Trace.say("facade", count < 0 ? "read: end of input" : "read " + count + " bytes");
             return count;
         }
 
@@ -620,21 +499,11 @@ public final class EchoClient {
             channel.shutdownOutput();
         }
 
-        InetSocketAddress peer() throws IOException {
-            return (InetSocketAddress) channel.getRemoteAddress();
-        }
-
-        /** Quiet and idempotent. */
-        void close() {
-            try {
-                channel.close();
-            } catch (IOException e) {
-                // the descriptor is released either way
-            }
-        }
+        InetSocketAddress peer() throws IOException { return (InetSocketAddress) channel.getRemoteAddress(); }
+        void close() { closeQuietly(channel); }
     }
 
-    // ------------------------------------------------- Options, trace, roles
+    // ================================================================================ PART II: options, trace
 
     static final String USAGE = String.join("\n",
             "usage: java EchoClient.java [--host H] [--port N] [--trace] [MESSAGE ...]",
@@ -645,19 +514,62 @@ public final class EchoClient {
             "             Without a message, each line typed is sent; Ctrl-D ends.",
             "");
 
+    /** Every address of the host in the resolver's order; "localhost" is both loopback addresses (RFC 6761), so that
+     * a server started with --host ::1 is reached as well as one on 127.0.0.1, whatever the hosts file lists. */
+    static List<InetAddress> addresses(String host) throws UnknownHostException {
+        Set<InetAddress> addresses = new LinkedHashSet<>(List.of(InetAddress.getAllByName(host)));
+        if (host.equalsIgnoreCase("localhost")) {
+            addresses.addAll(List.of(InetAddress.getByName("::1"), InetAddress.getByName("127.0.0.1")));
+        }
+        return List.copyOf(addresses);
+    }
+
+    /** The selector, and the classes that close a channel loaded now: later they would need a descriptor. */
+    static SelectorReactor reactorOrExit() {
+        try {
+            Pipe pipe = Pipe.open();
+            pipe.sink().write(ByteBuffer.allocate(1));
+            pipe.sink().close();
+            pipe.source().close();
+            return SelectorReactor.open();
+        } catch (IOException | RuntimeException | Error e) {
+            System.err.println("echo-client: cannot start: " + reason(e));
+            System.exit(1);
+            return null;
+        }
+    }
+
+    /** A short reason for a person, from the exception's type rather than its message text. */
+    static String reason(Throwable e) {
+        if (e instanceof ConnectException) return "connection refused";
+        if (e instanceof NoRouteToHostException) return "no route to host";
+        while (e.getCause() != null) e = e.getCause(); // out of descriptors while a class loads, say
+        return e.getMessage() != null ? e.getMessage() : e.toString();
+    }
+
+    static void closeQuietly(java.io.Closeable handle) {
+        try {
+            handle.close();
+        } catch (IOException e) {
+            // the descriptor is released either way
+        }
+    }
+
     static final class Options {
         String host = "localhost";
         int port = 8000;
         String message; // null: interactive
 
         static Options parseOrExit(String[] args) {
-            Options options = new Options();
+            Options o = new Options();
             List<String> words = new ArrayList<>();
             try {
                 for (int i = 0; i < args.length; i++) {
+                    require(!List.of("--host", "--port").contains(args[i]) || i + 1 < args.length,
+                            args[i] + " needs a value");
                     switch (args[i]) {
-                        case "--host" -> options.host = value(args, ++i, "--host");
-                        case "--port" -> options.port = port(value(args, ++i, "--port"));
+                        case "--host" -> o.host = args[++i];
+                        case "--port" -> o.port = port(args[++i]);
                         case "--trace" -> Trace.on = true;
                         case "--help", "-h" -> {
                             System.out.print(USAGE);
@@ -668,34 +580,27 @@ public final class EchoClient {
                             i = args.length;
                         }
                         default -> {
-                            if (args[i].startsWith("--")) {
-                                throw new IllegalArgumentException("unknown option '" + args[i] + "'");
-                            }
+                            require(!args[i].startsWith("--"), "unknown option '" + args[i] + "'");
                             words.add(args[i]);
                         }
                     }
                 }
             } catch (IllegalArgumentException e) {
-                System.err.println("echo-client: " + e.getMessage());
-                System.err.print(USAGE);
+                System.err.print("echo-client: " + e.getMessage() + "\n" + USAGE);
                 System.exit(2);
             }
-            options.message = words.isEmpty() ? null : String.join(" ", words);
-            return options;
-        }
-
-        private static String value(String[] args, int i, String option) {
-            if (i >= args.length) {
-                throw new IllegalArgumentException(option + " needs a value");
-            }
-            return args[i];
+            o.message = words.isEmpty() ? null : String.join(" ", words);
+            return o;
         }
 
         private static int port(String text) {
-            if (text.matches("[0-9]{1,5}") && Integer.parseInt(text) >= 1 && Integer.parseInt(text) <= 65535) {
-                return Integer.parseInt(text);
-            }
-            throw new IllegalArgumentException("invalid port '" + text + "': expected a whole number from 1 to 65535");
+            require(text.matches("[0-9]{1,5}") && Integer.parseInt(text) >= 1 && Integer.parseInt(text) <= 65535,
+                    "invalid port '" + text + "': expected a whole number from 1 to 65535");
+            return Integer.parseInt(text);
+        }
+
+        private static void require(boolean valid, String reason) {
+            if (!valid) throw new IllegalArgumentException(reason);
         }
     }
 
@@ -703,63 +608,42 @@ public final class EchoClient {
     static final class Trace {
         static boolean on;
 
-        static void say(String role, String what) {
-            System.err.println(String.format("%-11s %s", role, what));
+        static void say(String role, String what) { System.err.println(String.format("%-11s %s", role, what)); }
+
+        static void dispatch(Events ready, Object handler) {
+            say("reactor", "dispatch " + events(ready) + " -> " + handler);
         }
 
-        static String events(int ops) {
-            List<String> names = new ArrayList<>();
-            if ((ops & SelectionKey.OP_CONNECT) != 0) {
-                names.add("connect");
-            }
-            if ((ops & SelectionKey.OP_READ) != 0) {
-                names.add("read");
-            }
-            if ((ops & SelectionKey.OP_WRITE) != 0) {
-                names.add("write");
-            }
-            return names.isEmpty() ? "none" : String.join("+", names);
+        static void hook(Service service, String what) {
+            say("connection", "-> " + service.getClass().getSimpleName() + "." + what);
+        }
+
+        /** "connect", "read", "read+write" */
+        static String events(Events e) {
+            String words = (e.connect() ? "+connect" : "") + (e.read() ? "+read" : "") + (e.write() ? "+write" : "");
+            return words.isEmpty() ? "none" : words.substring(1);
         }
 
         /** 127.0.0.1:8000 or [::1]:8000 */
         static String format(InetSocketAddress address) {
-            String host = address.getAddress().getHostAddress();
+            String host = address.getAddress().getHostAddress().replaceFirst("^0:0:0:0:0:0:0:1$", "::1");
             return (address.getAddress() instanceof Inet6Address ? "[" + host + "]" : host) + ":" + address.getPort();
         }
     }
 
     /** Reactor: demultiplexes events on many handles and dispatches them to event handlers. */
-    @Retention(RetentionPolicy.RUNTIME)
-    @Target(ElementType.TYPE)
-    @interface Reactor {
-        String value();
-    }
-
+    @Retention(RetentionPolicy.RUNTIME) @Target(ElementType.TYPE)
+    @interface Reactor { String value(); }
     /** Acceptor-Connector: connects actively, and makes and activates a service handler once connected. */
-    @Retention(RetentionPolicy.RUNTIME)
-    @Target(ElementType.TYPE)
-    @interface Connector {
-        String value();
-    }
-
-    /** Reactor: reacts to the events of one handle (here, also the service handler's transport). */
-    @Retention(RetentionPolicy.RUNTIME)
-    @Target(ElementType.TYPE)
-    @interface ConcreteEventHandler {
-        String value();
-    }
-
+    @Retention(RetentionPolicy.RUNTIME) @Target(ElementType.TYPE)
+    @interface Connector { String value(); }
+    /** Reactor: reacts to the events of one handle. */
+    @Retention(RetentionPolicy.RUNTIME) @Target(ElementType.TYPE)
+    @interface ConcreteEventHandler { String value(); }
     /** Acceptor-Connector: the application logic of one connection, apart from how it was set up. */
-    @Retention(RetentionPolicy.RUNTIME)
-    @Target(ElementType.TYPE)
-    @interface ServiceHandler {
-        String value();
-    }
-
+    @Retention(RetentionPolicy.RUNTIME) @Target(ElementType.TYPE)
+    @interface ServiceHandler { String value(); }
     /** Wrapper Facade: low-level functions behind a narrower, safer, object-shaped interface. */
-    @Retention(RetentionPolicy.RUNTIME)
-    @Target(ElementType.TYPE)
-    @interface WrapperFacade {
-        String value();
-    }
+    @Retention(RetentionPolicy.RUNTIME) @Target(ElementType.TYPE)
+    @interface WrapperFacade { String value(); }
 }
