@@ -159,7 +159,7 @@ public final class EchoClient {
     @Connector("Plays the connector role in Acceptor-Connector: connects without blocking to each address of the"
             + " server in turn and, once one accepts, makes the client's service handler with its factory and"
             + " activates it.")
-    @ConcreteEventHandler("Plays a concrete event handler role in Reactor as well: the reactor calls it when a"
+    @ConcreteEventHandler("Plays the concrete event handler role in Reactor as well: the reactor calls it when a"
             + " connect it started completes or fails.")
     static final class SocketConnector implements EventHandler {
         static final long CONNECT_TIMEOUT_MILLIS = 5000; // how long one address may take to answer

@@ -197,7 +197,7 @@ public final class EchoServer {
 
     @Acceptor("Plays the acceptor role in Acceptor-Connector: for each connection its listening socket accepts, makes a"
             + " service handler with the factory it was given and activates it.")
-    @ConcreteEventHandler("Plays a concrete event handler role in Reactor as well: the reactor calls it when"
+    @ConcreteEventHandler("Plays the concrete event handler role in Reactor as well: the reactor calls it when"
             + " connections wait on its listening socket.")
     static final class SocketAcceptor implements EventHandler {
         // Accept at most this many per event, so that a flood of connects cannot starve the clients.
@@ -653,7 +653,7 @@ public final class EchoServer {
         static final int SMALL_READ = 4 * 1024; // a read's room while the budget is spent
         static final int BUFFER_OVERHEAD = 64;  // a buffer's heap beyond its bytes: headers, the queue's slot
         static final int MAX_UNSENT = 1 << 20;  // pausing input cannot slow what others write to a chat member
-        static final long IDLE_CHECK_MILLIS = 1000; // the idle scan's tick (Redis's clientsCron has one too)
+        static final int IDLE_CHECKS = 8; // scans per idle timeout (as Redis's clientsCron runs on a tick)
 
         final int maxLine;
         private final SelectorReactor reactor;
@@ -754,7 +754,7 @@ public final class EchoServer {
         private void scheduleIdleCheck() {
             if (idleTimeoutMillis == 0 || idleCheckDue || open.isEmpty()) return;
             idleCheckDue = true;
-            reactor.schedule(Math.min(IDLE_CHECK_MILLIS, idleTimeoutMillis / 4), "idle check", () -> {
+            reactor.schedule(idleTimeoutMillis / IDLE_CHECKS, "idle check", () -> {
                 idleCheckDue = false;
                 long now = System.nanoTime();
                 for (Connection c : List.copyOf(open)) {
@@ -772,7 +772,7 @@ public final class EchoServer {
     static final class OutputQueue {
         static final int MIN_BUFFER = 4 * 1024;
         private final Limits limits;
-        private final ArrayDeque<ByteBuffer> buffers = new ArrayDeque<>(1);
+        private ArrayDeque<ByteBuffer> buffers; // made at a short write, dropped once drained
         private int bytes;
 
         OutputQueue(Limits limits) { this.limits = limits; }
@@ -781,8 +781,9 @@ public final class EchoServer {
 
         /** Copies the bytes (the caller's buffer is reused), into the last buffer if it has room. */
         void add(ByteBuffer rest) {
-            ByteBuffer tail = buffers.peekLast();
+            ByteBuffer tail = buffers == null ? null : buffers.peekLast();
             if (tail == null || tail.capacity() - tail.limit() < rest.remaining()) {
+                if (buffers == null) buffers = new ArrayDeque<>();
                 buffers.add(tail = ByteBuffer.allocate(Math.max(rest.remaining(), MIN_BUFFER)).flip());
                 limits.account(Limits.cost(tail));
             }
@@ -794,16 +795,17 @@ public final class EchoServer {
 
         /** Writes as much as the socket takes; what it does not take stays at the head. */
         void writeTo(SocketStream stream) throws IOException {
-            for (ByteBuffer head; (head = buffers.peek()) != null; buffers.poll()) {
+            for (ByteBuffer head; buffers != null && (head = buffers.peek()) != null; buffers.poll()) {
                 bytes -= stream.write(head);
                 if (head.hasRemaining()) return; // the socket is full again
                 limits.account(-Limits.cost(head));
             }
+            buffers = null; // drained: an idle connection holds no queue
         }
 
         void clear() {
-            buffers.forEach(buffer -> limits.account(-Limits.cost(buffer)));
-            buffers.clear();
+            if (buffers != null) buffers.forEach(buffer -> limits.account(-Limits.cost(buffer)));
+            buffers = null;
             bytes = 0;
         }
     }
@@ -819,7 +821,6 @@ public final class EchoServer {
     static final String USAGE = String.join("\n",
             "usage: java EchoServer.java [--port N] [--host ADDR] [--qotd PORT] [--quote TEXT] [--chat PORT]",
             "         [--max-line BYTES] [--idle-timeout S] [--memory-budget BYTES] [--verbose | --quiet] [--trace]",
-            "       java EchoServer.java --roles | --help",
             "  --port N               the echo's port; 0 picks a free one (default " + DEFAULT_PORT + ")",
             "  --host ADDR            address to listen on, for every service (default: all interfaces)",
             "  --qotd PORT            also serve the quote of the day on PORT; --quote TEXT sets the quote",
@@ -1123,9 +1124,7 @@ public final class EchoServer {
 
         static void say(String role, String what) { Log.error(String.format("%-14s %s", role, what)); }
 
-        static void interest(Object handler, Events interest) {
-            say("reactor", "interest of " + handler + ": " + events(interest));
-        }
+        static void interest(Object handler, Events e) { say("reactor", "interest of " + handler + ": " + events(e)); }
 
         /** "read", "read+write", "none" */
         static String events(Events e) {
@@ -1200,10 +1199,10 @@ public final class EchoServer {
 
         /** "1 whole line (6 bytes)", "2 whole lines and a piece (70 bytes)", "a piece (16384 bytes)". */
         static String lines(ByteBuffer lines) {
-            int[] whole = new int[1];
-            eachLine(lines, line -> whole[0] += line.get(line.limit() - 1) == '\n' ? 1 : 0);
+            int whole = 0;
+            for (int i = lines.position(); i < lines.limit(); i++) whole += lines.get(i) == '\n' ? 1 : 0;
             boolean piece = lines.get(lines.limit() - 1) != '\n';
-            String what = whole[0] == 0 ? "a piece" : whole[0] + " whole line" + (whole[0] == 1 ? "" : "s")
+            String what = whole == 0 ? "a piece" : whole + " whole line" + (whole == 1 ? "" : "s")
                     + (piece ? " and a piece" : "");
             return what + " (" + lines.remaining() + " bytes)";
         }

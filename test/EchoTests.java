@@ -1881,11 +1881,13 @@ public final class EchoTests {
         }
         check(links >= 20, "only " + links + " line links in PATTERNS.md");
         check(wrong.isEmpty(), String.join("; ", wrong));
-        for (String type : List.of("SelectorReactor", "SocketAcceptor", "Connection", "EchoService", "QuoteService",
-                "ChatRoom", "ChatService", "SocketStream", "EventHandler", "ServiceFactory", "Transport", "Service")) {
+        for (String type : List.of("Events", "EventHandler", "SelectorReactor", "ServiceFactory", "SocketAcceptor",
+                "Transport", "Connection", "Service", "EchoService", "QuoteService", "ChatRoom", "ChatService",
+                "ListeningSocket", "SocketStream", "Limits", "OutputQueue", "Trace")) {
             check(patterns.contains("[`" + type + "`](EchoServer.java#L"), "PATTERNS.md has no line link for " + type);
         }
-        for (String type : List.of("SocketConnector", "SelectorReactor", "Connection", "MessageService", "InteractiveService", "SocketStream")) {
+        for (String type : List.of("SocketConnector", "SelectorReactor", "Connection", "MessageService", "InteractiveService",
+                "ConnectingSocket", "SocketStream")) {
             check(patterns.contains("[`" + type + "`](EchoClient.java#L"), "PATTERNS.md has no line link into EchoClient.java for " + type);
         }
     }
@@ -1909,13 +1911,13 @@ public final class EchoTests {
             searchTo = range[1];
         }
         Pattern declaration = member.endsWith("()")
-                ? Pattern.compile("^\\s+(?:[\\w<>\\[\\],]+\\s+)*" + Pattern.quote(member.substring(0, member.length() - 2)) + "\\(.*\\{\\s*$")
-                : Pattern.compile("^\\s+(?:\\w+\\s+)*(?:class|interface|record|@interface)\\s+" + Pattern.quote(member) + "\\b.*\\{\\s*$");
+                ? Pattern.compile("^\\s+(?:[\\w<>\\[\\],@]+\\s+)*" + Pattern.quote(member.substring(0, member.length() - 2)) + "\\(.*\\{.*$")
+                : Pattern.compile("^\\s+(?:\\w+\\s+)*(?:class|interface|record|@interface)\\s+" + Pattern.quote(member) + "\\b.*\\{.*$");
         for (int i = searchFrom; i < searchTo; i++) {
             if (declaration.matcher(source.get(i)).find()) {
                 int first = i + 1; // 1-based
-                if (!member.endsWith("()") && i > 0 && source.get(i - 1).trim().startsWith("@")) {
-                    first = i; // a class's role annotation belongs to it
+                for (int a = i - 1; !member.endsWith("()") && a >= 0 && source.get(a).matches("    @.*|            \\+ \".*"); a--) {
+                    first = a + 1; // a class's role annotations, one or several lines each, belong to it
                 }
                 return new int[] {first, closingBrace(source, i) + 1};
             }
