@@ -208,12 +208,12 @@ public final class EchoClient {
                 SocketStream stream = socket.finish();
                 if (stream == null) return; // not yet
                 reactor.cancel(timeout);
-                socket = null;
-                registration = null; // the handle stays in the loop: the connection takes it over
                 if (Trace.on) Trace.say("connector", "connected to " + Trace.format(stream.peer()));
                 Service service = factory.makeService();
                 if (Trace.on) Trace.say("connector", "make service handler: " + service.getClass().getSimpleName());
                 activate(stream, service);
+                socket = null; // the handle stays in the loop: the connection has taken it over
+                registration = null;
             } catch (IOException e) {
                 failed(reason(e));
             }

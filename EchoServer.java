@@ -62,10 +62,8 @@ public final class EchoServer {
             + " for every handle's events, dispatches each to its handler, runs timers, and tells a handler when it"
             + " is removed.")
     static final class SelectorReactor {
-        // The shutdown hook waits this long for the loop to close everything, so we exit within 2 s.
-        static final long SHUTDOWN_WAIT_MILLIS = 1500;
-        // After select() itself failed, wait this long (as Netty does): it cannot spin or flood the log.
-        static final long LOOP_FAILURE_PAUSE_MILLIS = 1000;
+        static final long SHUTDOWN_WAIT_MILLIS = 1500; // for the loop to close everything: we exit within 2 s
+        static final long LOOP_FAILURE_PAUSE_MILLIS = 1000; // after select() failed (as Netty): no spin, no flood
 
         private final Selector selector;
         private final PriorityQueue<Timer> timers = new PriorityQueue<>(Comparator.comparingLong(Timer::deadline));
@@ -93,10 +91,13 @@ public final class EchoServer {
         /** Takes a handle out of the loop and tells its handler; safe to call twice. */
         void remove(Registration registration) {
             SelectionKey key = registration.key();
-            if (key.isValid()) {
-                if (Trace.on) Trace.say("reactor", "remove " + key.attachment() + " -> handleClose");
-                key.cancel();
+            if (!key.isValid()) return;
+            if (Trace.on) Trace.say("reactor", "remove " + key.attachment() + " -> handleClose");
+            key.cancel();
+            try {
                 ((EventHandler) key.attachment()).handleClose();
+            } catch (Throwable e) { // as in dispatch: a handler's failure is its own
+                Log.failure(key.attachment(), e);
             }
         }
 
@@ -200,10 +201,8 @@ public final class EchoServer {
     @ConcreteEventHandler("Plays the concrete event handler role in Reactor as well: the reactor calls it when"
             + " connections wait on its listening socket.")
     static final class SocketAcceptor implements EventHandler {
-        // Accept at most this many per event, so that a flood of connects cannot starve the clients.
-        static final int ACCEPTS_PER_EVENT = 64;
-        // After a failed accept (too many open files) stop accepting this long instead of spinning.
-        static final long ACCEPT_RETRY_MILLIS = 1000;
+        static final int ACCEPTS_PER_EVENT = 64; // so that a flood of connects cannot starve the clients
+        static final long ACCEPT_RETRY_MILLIS = 1000; // accept fails (out of descriptors): pause, do not spin
 
         private final SelectorReactor reactor;
         private final Limits limits; // what every connection shares: line limit, memory budget (Part II)
@@ -619,11 +618,16 @@ public final class EchoServer {
         private final SocketChannel channel;
         private final SocketAddress peer; // kept: a closed channel no longer tells
 
-        SocketStream(SocketChannel channel) throws IOException { // an accepted socket: none of this can fail
+        SocketStream(SocketChannel channel) throws IOException {
             this.channel = channel;
-            channel.configureBlocking(false);
-            channel.setOption(StandardSocketOptions.TCP_NODELAY, true); // echo each write at once
-            this.peer = channel.getRemoteAddress();
+            try {
+                channel.configureBlocking(false);
+                channel.setOption(StandardSocketOptions.TCP_NODELAY, true); // echo each write at once
+                this.peer = channel.getRemoteAddress();
+            } catch (IOException e) { // only a closed channel fails here: close it, never leak it
+                closeQuietly(channel);
+                throw e;
+            }
         }
 
         /** A stream that stands in for this one, on the same socket. */
@@ -742,10 +746,10 @@ public final class EchoServer {
 
         /** A closed connection's buffers leave the budget, and the connection every set. */
         void closed(Connection c, ByteBuffer held, OutputQueue unsent) {
+            open.remove(c);
+            paused.remove(c); // first: releasing its buffers may resume the paused ones, never this one
             release(held);
             unsent.clear();
-            open.remove(c);
-            paused.remove(c);
         }
 
         int openCount() { return open.size(); }
@@ -855,11 +859,9 @@ public final class EchoServer {
         InetSocketAddress address = options.host == null ? new InetSocketAddress(port)
                 : new InetSocketAddress(options.host, port);
         if (address.isUnresolved()) throw fail("cannot resolve host '" + options.host + "'");
-        ProtocolFamily family = null; // IPv6 and IPv4 alike; a --host gets a socket of its own family only
-        if (options.host != null) {
-            boolean six = address.getAddress() instanceof Inet6Address;
-            family = six ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
-        }
+        ProtocolFamily family = options.host == null ? null // IPv6 and IPv4 alike; a --host's own family only
+                : address.getAddress() instanceof Inet6Address ? StandardProtocolFamily.INET6
+                : StandardProtocolFamily.INET;
         try {
             ServiceFactory made = Trace.on ? Trace.factory(factory) : factory;
             InetSocketAddress bound = new SocketAcceptor(reactor, limits, service, made).open(address, family);
@@ -881,8 +883,7 @@ public final class EchoServer {
         }
     }
 
-    /** Each line of the buffer as a slice of it: up to and including '\n', or up to the end. */
-    static void eachLine(ByteBuffer lines, java.util.function.Consumer<ByteBuffer> action) {
+    static void eachLine(ByteBuffer lines, java.util.function.Consumer<ByteBuffer> action) { // up to '\n', or the end
         for (int start = lines.position(), i = start; i < lines.limit(); i++) {
             if (lines.get(i) == '\n' || i == lines.limit() - 1) {
                 action.accept(lines.slice(start, i + 1 - start));
@@ -1003,23 +1004,24 @@ public final class EchoServer {
      * terminal, a full pipe) never blocks the reactor; past a full queue lines are dropped and counted. */
     static final class Log {
         static final int QUIET = 0, NORMAL = 1, VERBOSE = 2;
-        static final int QUEUE_LINES = 10_000;
         static final long FLUSH_WAIT_MILLIS = 300; // the log thread's share of the 2 s at exit
         static final Pattern UNSAFE = Pattern.compile("[\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u2028-\\u202e"
                 + "\\u2066-\\u2069]"); // what could move a terminal's cursor or reorder its text
         static int level = NORMAL;
         private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSS");
-        private static final BlockingQueue<String> queue = new ArrayBlockingQueue<>(QUEUE_LINES);
+        private static final BlockingQueue<String> queue = new ArrayBlockingQueue<>(10_000); // lines, then dropped
         private static final AtomicLong unwritten = new AtomicLong(); // queued, or being written
         private static final AtomicLong dropped = new AtomicLong();
 
         static {
             Thread writer = new Thread(() -> {
                 try {
-                    for (String line; (line = queue.take()) != null; unwritten.decrementAndGet()) {
+                    while (true) {
+                        String line = queue.take();
                         long lost = dropped.getAndSet(0);
                         if (lost > 0) System.err.println(now() + lost + " log lines dropped");
                         System.err.println(line);
+                        unwritten.decrementAndGet();
                     }
                 } catch (InterruptedException e) {
                     // the JVM is exiting
@@ -1078,8 +1080,7 @@ public final class EchoServer {
 
         private static String now() { return LocalDateTime.now().format(TIME) + " "; }
 
-        /** Waits, at most the given time, until every queued line is written. */
-        static void flush(long millis) {
+        static void flush(long millis) { // waits, at most this long, until every queued line is written
             for (long end = System.nanoTime() + millis * 1_000_000; unwritten.get() > 0 && System.nanoTime() < end; ) {
                 sleep(5);
             }
