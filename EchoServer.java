@@ -318,7 +318,7 @@ public final class EchoServer {
             Log.connection(stream.peer(), "opened", limits.openCount());
             try {
                 service.connectionMade(this);
-                afterEvent();
+                closeOrUpdateInterest();
             } catch (Throwable e) { // as in dispatch: the service's failure ends this connection only
                 Log.failure(this, e);
                 close("failed: " + e);
@@ -333,10 +333,10 @@ public final class EchoServer {
             } catch (IOException e) {
                 close(Log.reason(e));
             }
-            afterEvent();
+            closeOrUpdateInterest();
         }
 
-        private void afterEvent() {
+        private void closeOrUpdateInterest() {
             if (closing && unsent.isEmpty()) close(null);
             else if (!closed) updateInterest();
         }
@@ -448,7 +448,7 @@ public final class EchoServer {
             if (unsent.bytes() >= HIGH_WATER) readingPaused = true;
             else if (unsent.bytes() <= LOW_WATER) readingPaused = false;
             if (Trace.on && readingPaused != wasPaused) Trace.waterMark(this, unsent.bytes(), readingPaused);
-            boolean read = inputOpen && !readingPaused && !limits.holdsBack(this, !unsent.isEmpty());
+            boolean read = inputOpen && !readingPaused && !limits.pausedForMemory(this, !unsent.isEmpty());
             boolean write = !unsent.isEmpty();
             if (read != interest.read() || write != interest.write()) {
                 interest = new Events(false, read, write);
@@ -651,7 +651,7 @@ public final class EchoServer {
     // ================================================================================ PART II: staying up, running it
 
     /** What keeps one connection, or many, from taking the server down: the line limit, the memory budget over all
-     * connections, the idle timeout. Part I calls readBuffer, hold, mayHold, holdsBack, unsentLimit, opened, closed. */
+     * connections, the idle timeout; Part I calls it by name (readBuffer, hold, pausedForMemory, opened...). */
     static final class Limits {
         static final int READ_SIZE = 64 * 1024; // a read's room; as much again in front, for a held line start
         static final int SMALL_READ = 4 * 1024; // a read's room while the budget is spent
@@ -712,8 +712,8 @@ public final class EchoServer {
             return pressure ? pausedEcho : Math.max(pausedEcho, MAX_UNSENT);
         }
 
-        /** While the budget is spent, a connection with output queued stops reading until it drains. */
-        boolean holdsBack(Connection c, boolean outputQueued) {
+        /** While the budget is spent, a connection with output queued stops reading: remembered, to be resumed. */
+        boolean pausedForMemory(Connection c, boolean outputQueued) {
             if (!pressure) return false;
             if (outputQueued && paused.add(c) && Trace.on) Trace.say(c.toString(), "memory budget spent: stop reading");
             return paused.contains(c);
@@ -863,8 +863,8 @@ public final class EchoServer {
                 : address.getAddress() instanceof Inet6Address ? StandardProtocolFamily.INET6
                 : StandardProtocolFamily.INET;
         try {
-            ServiceFactory made = Trace.on ? Trace.factory(factory) : factory;
-            InetSocketAddress bound = new SocketAcceptor(reactor, limits, service, made).open(address, family);
+            ServiceFactory given = Trace.on ? Trace.factory(factory) : factory; // narrated, with --trace
+            InetSocketAddress bound = new SocketAcceptor(reactor, limits, service, given).open(address, family);
             System.out.println(service + " server listening on " + (options.host == null
                     ? "*:" + bound.getPort() + " (all interfaces)" : Log.format(bound)));
             System.out.flush();
