@@ -712,16 +712,16 @@ public final class EchoServer {
             return pressure ? pausedEcho : Math.max(pausedEcho, MAX_UNSENT);
         }
 
-        /** While the budget is spent, a connection with output queued stops reading: remembered, to be resumed. */
+        /** While the budget is spent, a connection with output queued stops reading until that has drained. */
         boolean pausedForMemory(Connection c, boolean outputQueued) {
-            if (!pressure) return false;
-            if (outputQueued && paused.add(c) && Trace.on) Trace.say(c.toString(), "memory budget spent: stop reading");
-            return paused.contains(c);
+            boolean pause = pressure && outputQueued;
+            if (pause && paused.add(c) && Trace.on) Trace.say(c.toString(), "memory budget spent: stop reading");
+            if (!pause && !paused.isEmpty()) paused.remove(c); // drained: it reads, whoever else holds the budget
+            return pause;
         }
 
         /** A buffer's cost in heap: its bytes and its object, so that many small ones cannot hide. */
         static int cost(ByteBuffer buffer) { return buffer.capacity() + BUFFER_OVERHEAD; }
-
         private void release(ByteBuffer held) { account(held == null ? 0 : -cost(held)); }
 
         void account(long bytes) {
@@ -729,7 +729,7 @@ public final class EchoServer {
             if (!pressure && buffered > budget) {
                 pressure = true;
                 if (!warned) Log.error("memory budget of " + budget + " bytes reached: lines are no longer held, and"
-                        + " connections with output queued stop reading until it drains (logged once)");
+                        + " connections with output queued stop reading until it has drained (logged once)");
                 warned = true;
             } else if (pressure && buffered < budget / 4 * 3) {
                 pressure = false;

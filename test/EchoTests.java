@@ -192,6 +192,7 @@ public final class EchoTests {
         t.add(new Test("-Xmx48m, 2000 clients that send and never read: up, served, nothing lost", () -> inSmallBuffers("non-readers")));
         t.add(new Test("-Xmx48m, 40 non-readers sending one-byte lines: up, served, nothing lost", () -> inSmallBuffers("one-byte-lines")));
         t.add(new Test("-Xmx48m, --max-line 64 MiB, 8 clients sending 64 MiB without newline", EchoTests::smallHeapHugeLines));
+        t.add(new Test("memory budget spent by 70 held lines: a client that reads is slowed, never kept waiting", EchoTests::budgetSpentByOthers));
         t.add(new Test("out of descriptors before the first echo, from classes and from source", EchoTests::descriptorsBeforeFirstEcho));
         t.add(new Test("a stalled standard error never freezes the clients; SIGTERM exits within 2 s", EchoTests::stalledLog));
         t.add(new Test("--idle-timeout closes idle connections; a locked-out client is served", EchoTests::idleTimeout));
@@ -865,6 +866,51 @@ public final class EchoTests {
             for (int i = 0; i < count; i++) {
                 check(got[i] == size && !wrong[i], "client " + i + " got back " + got[i] + " of " + size + " bytes"
                         + (wrong[i] ? ", some of them wrong" : "") + "; the server's log:\n" + server.tail(40));
+            }
+        }
+    }
+
+    /**
+     * Silent clients hold the memory budget with unfinished lines, so it stays spent. A client that
+     * sends and reads everything back may be slowed (its reads shrink, its reading waits while its
+     * output is queued), but once its output has drained it reads again: it is never kept waiting
+     * until the holders leave.
+     */
+    static void budgetSpentByOthers() throws Exception {
+        try (Server server = Server.start("--memory-budget", "1048576", "--quiet")) {
+            byte[] part = new byte[16000];
+            Arrays.fill(part, (byte) 'h');
+            List<Socket> holders = new ArrayList<>();
+            try {
+                for (int i = 0; i < 70; i++) { // 70 x 16000 bytes held: more than the budget
+                    Socket s = connect(server.port);
+                    s.getOutputStream().write(part);
+                    holders.add(s);
+                }
+                Thread.sleep(1000);
+                Socket active = new Socket();
+                resources.add(active);
+                active.setReceiveBufferSize(16 * 1024);
+                active.connect(new InetSocketAddress(LOOPBACK, server.port), 5000);
+                active.setSoTimeout(10_000);
+                byte[] data = lines(new Random(17), 20 << 20, 100, 100);
+                daemon(() -> active.getOutputStream().write(data));
+                byte[] back = new byte[data.length];
+                InputStream in = active.getInputStream();
+                for (int got = 0; got < back.length; LockSupport.parkNanos(1_000_000)) { // a reader a little slower
+                    int n;
+                    try {
+                        n = in.read(back, got, Math.min(65536, back.length - got));
+                    } catch (SocketTimeoutException e) {
+                        throw new AssertionError("the reading client was kept waiting after " + got + " of "
+                                + back.length + " bytes while the others held the budget");
+                    }
+                    check(n > 0, "connection closed after " + got + " bytes");
+                    got += n;
+                }
+                assertBytes(data, back, "the reading client's echo");
+            } finally {
+                closeAll(holders);
             }
         }
     }
