@@ -12,6 +12,7 @@ import java.net.*;
 import java.nio.ByteBuffer;
 import java.nio.channels.*;
 import java.nio.charset.StandardCharsets;
+import java.text.Normalizer;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.*;
@@ -89,14 +90,15 @@ public final class EchoServer {
         }
 
         /** Takes a handle out of the loop and tells its handler; safe to call twice. */
-        void remove(Registration registration) {
-            SelectionKey key = registration.key();
+        void remove(Registration registration) { remove(registration.key()); }
+
+        private void remove(SelectionKey key) {
             if (!key.isValid()) return;
-            if (Trace.on) Trace.say("reactor", "remove " + key.attachment() + " -> handleClose");
-            key.cancel();
             try {
+                if (Trace.on) Trace.say("reactor", "remove " + key.attachment() + " -> handleClose");
+                key.cancel();
                 ((EventHandler) key.attachment()).handleClose();
-            } catch (Throwable e) { // as in dispatch: a handler's failure is its own
+            } catch (Throwable e) { // as in dispatch: a handler's failure is its own, out of memory too
                 Log.failure(key.attachment(), e);
             }
         }
@@ -139,9 +141,9 @@ public final class EchoServer {
                 Events ready = new Events(key.isAcceptable(), key.isReadable(), key.isWritable());
                 if (Trace.on) Trace.say("reactor", "dispatch " + Trace.events(ready) + " -> " + key.attachment());
                 ((EventHandler) key.attachment()).handleEvent(ready);
-            } catch (Throwable e) {
+            } catch (Throwable e) { // allocates nothing on the way out: it may be an OutOfMemoryError
                 Log.failure(key.attachment(), e);
-                remove(new Registration(key));
+                remove(key);
             }
         }
 
@@ -184,7 +186,7 @@ public final class EchoServer {
             for (SelectionKey key : selector.keys()) {
                 if (key.isValid() && key.channel() instanceof ServerSocketChannel) listeners++;
                 else if (key.isValid()) connections++;
-                remove(new Registration(key));
+                remove(key);
             }
             Log.stopped(connections, listeners);
             closeQuietly(selector);
@@ -343,10 +345,10 @@ public final class EchoServer {
 
         // ---- input: read, then frame into lines for the service
         private void readInput() throws IOException {
-            ByteBuffer in = limits.readBuffer(held); // one buffer for all: a held line start, then room to read
+            ByteBuffer in = limits.readBuffer(held, service.readSize()); // shared: a held line start, then room
             if (in == null) {                        // memory is short for a long held line: pass it on
                 deliver(held, held.position(), held.limit());
-                in = limits.readBuffer(null);
+                in = limits.readBuffer(null, service.readSize());
             }
             held = null;
             int fresh = in.position();               // where this read's bytes begin
@@ -396,12 +398,17 @@ public final class EchoServer {
             return -1;
         }
 
-        /** The bytes [from, to) go to the service as one value. */
+        /** The bytes [from, to) go to the service as one value. What it writes to others, this connection sent. */
         private void deliver(ByteBuffer in, int from, int to) {
             if (to > from && !closed) {
                 ByteBuffer lines = in.slice(from, to - from);
                 Log.lines(stream.peer(), lines);
-                service.linesReceived(lines);
+                limits.sending(this);
+                try {
+                    service.linesReceived(lines);
+                } finally {
+                    limits.sending(null);
+                }
             }
         }
 
@@ -422,11 +429,9 @@ public final class EchoServer {
                 if (bytes.hasRemaining()) {
                     if (Trace.on) Trace.say(toString(), "queues " + bytes.remaining() + " bytes");
                     unsent.add(bytes); // a copy: the caller's buffer is reused
-                    if (unsent.bytes() > limits.unsentLimit()) {
-                        close("more than " + limits.unsentLimit() + " bytes unsent: the peer is not reading");
-                    } else {
-                        updateInterest(); // another connection may be writing to us: OP_WRITE on now
-                    }
+                    String tooMuch = limits.queued(this, unsent.bytes()); // and its sender waits for it (Part II)
+                    if (tooMuch != null) close(tooMuch);
+                    else updateInterest(); // another connection may be writing to us: OP_WRITE on now
                 }
             } catch (IOException e) {
                 close(Log.reason(e));
@@ -448,7 +453,8 @@ public final class EchoServer {
             if (unsent.bytes() >= HIGH_WATER) readingPaused = true;
             else if (unsent.bytes() <= LOW_WATER) readingPaused = false;
             if (Trace.on && readingPaused != wasPaused) Trace.waterMark(this, unsent.bytes(), readingPaused);
-            boolean read = inputOpen && !readingPaused && !limits.pausedForMemory(this, !unsent.isEmpty());
+            boolean waits = limits.mustWait(this, !unsent.isEmpty()); // the memory budget, or its recipients
+            boolean read = inputOpen && !readingPaused && !waits;
             boolean write = !unsent.isEmpty();
             if (read != interest.read() || write != interest.write()) {
                 interest = new Events(false, read, write);
@@ -493,6 +499,9 @@ public final class EchoServer {
         default void lineReceived(ByteBuffer line) { }
 
         default void connectionLost() { }
+
+        /** The most one read takes: the chat makes each read one message to every member, so it reads less. */
+        default int readSize() { return Limits.READ_SIZE; }
     }
 
     @ServiceHandler("Plays the service handler role in Acceptor-Connector for the echo: sends every line it receives"
@@ -519,11 +528,11 @@ public final class EchoServer {
 
     /** The chat's factory: the members live here, shared by their service handlers, as in Twisted's notes. */
     static final class ChatRoom implements ServiceFactory {
-        private final Map<String, ChatService> members = new LinkedHashMap<>();
+        private final Map<String, ChatService> members = new LinkedHashMap<>(); // by name, compared folded
 
         @Override public Service makeService() { return new ChatService(this); }
-        boolean join(String name, ChatService member) { return members.putIfAbsent(name, member) == null; }
-        void leave(String name) { members.remove(name); }
+        boolean join(String name, ChatService member) { return members.putIfAbsent(Chat.key(name), member) == null; }
+        void leave(String name) { members.remove(Chat.key(name)); }
 
         void broadcast(ChatService sender, ByteBuffer message) {
             for (ChatService member : List.copyOf(members.values())) { // a member may leave while we write
@@ -537,7 +546,8 @@ public final class EchoServer {
     static final class ChatService implements Service {
         private final ChatRoom room;
         private Transport transport;
-        private String name; // null until the member has chosen a free one
+        private String name;  // null until the member has chosen a free one
+        private boolean lost; // the connection is gone, perhaps halfway through a read's lines: take no more
 
         ChatService(ChatRoom room) { this.room = room; }
 
@@ -546,26 +556,40 @@ public final class EchoServer {
             transport.write(line("What's your name?"));
         }
 
-        @Override public void lineReceived(ByteBuffer line) {
-            String text = StandardCharsets.UTF_8.decode(line).toString().replaceFirst("\r?\n$", "");
-            if (name != null) {
-                room.broadcast(this, line("<" + name + "> " + text));
-            } else if (text.isEmpty()) {
+        /** A read's lines go out as one message, one write to each member however many lines (as the echo does). */
+        @Override public void linesReceived(ByteBuffer lines) {
+            StringBuilder message = new StringBuilder();
+            eachLine(lines, line -> {
+                if (lost) return;
+                String text = Chat.text(line); // printable: no escape sequence reaches a terminal (Part II)
+                if (name == null) choose(Chat.name(text));
+                else if (!text.isEmpty()) message.append('<').append(name).append("> ").append(text).append("\r\n");
+            });
+            if (!message.isEmpty() && !lost) room.broadcast(this, utf8(message.toString()));
+        }
+
+        private void choose(String name) {
+            String refused = Chat.refuse(name); // a rule it breaks (Part II: length, characters, one script)
+            if (name.isEmpty()) {
                 transport.write(line("What's your name?"));
-            } else if (!room.join(text, this)) {
-                transport.write(line("Name taken, please choose another."));
+            } else if (refused != null || !room.join(name, this)) {
+                transport.write(line((refused != null ? refused : "Name taken") + ", please choose another."));
             } else {
-                name = text;
+                this.name = name;
                 transport.write(line("Welcome, " + name + "!"));
             }
         }
 
-        @Override public void connectionLost() { if (name != null) room.leave(name); }
+        @Override public void connectionLost() {
+            lost = true;
+            if (name != null) room.leave(name);
+        }
+
+        @Override public int readSize() { return 4 * 1024; } // a read of short lines is a long message to each
 
         /** A line the server sends: the text and "\r\n", as Twisted's sendLine does. */
-        private static ByteBuffer line(String text) {
-            return ByteBuffer.wrap((text + "\r\n").getBytes(StandardCharsets.UTF_8));
-        }
+        private static ByteBuffer line(String text) { return utf8(text + "\r\n"); }
+        private static ByteBuffer utf8(String text) { return ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)); }
     }
 
     // ---------------------------------------------------------- Wrapper facades
@@ -651,12 +675,14 @@ public final class EchoServer {
     // ================================================================================ PART II: staying up, running it
 
     /** What keeps one connection, or many, from taking the server down: the line limit, the memory budget over all
-     * connections, the idle timeout; Part I calls it by name (readBuffer, hold, pausedForMemory, opened...). */
+     * connections, the idle timeout; Part I calls it by name (readBuffer, hold, mustWait, queued...). */
     static final class Limits {
         static final int READ_SIZE = 64 * 1024; // a read's room; as much again in front, for a held line start
         static final int SMALL_READ = 4 * 1024; // a read's room while the budget is spent
         static final int BUFFER_OVERHEAD = 64;  // a buffer's heap beyond its bytes: headers, the queue's slot
         static final int MAX_UNSENT = 1 << 20;  // pausing input cannot slow what others write to a chat member
+        static final int MIN_SHARE = 32 * 1024; // under pressure, a recipient's least share of the budget
+        static final long STALL_MILLIS = 2000;  // others wait this long for a connection to read: it is not reading
         static final int IDLE_CHECKS = 8; // scans per idle timeout (as Redis's clientsCron runs on a tick)
 
         final int maxLine;
@@ -666,6 +692,9 @@ public final class EchoServer {
         private final ByteBuffer shared = ByteBuffer.allocateDirect(2 * READ_SIZE);
         private final Set<Connection> open = new HashSet<>();
         private final Set<Connection> paused = new HashSet<>(); // not reading while the budget is spent
+        private final Map<Connection, Set<Connection>> waitedOn = new HashMap<>(); // recipient -> senders waiting
+        private final Map<Connection, Integer> waitsFor = new HashMap<>(); // sender -> recipients it waits for
+        private Connection sender; // whose lines the services are handling now: what they write to others is its
         private long buffered;
         private boolean pressure;             // over the budget, until back under three quarters of it
         private boolean warned, idleCheckDue;
@@ -682,8 +711,8 @@ public final class EchoServer {
          * whole in one buffer. A start longer than READ_SIZE (a --max-line above it) gets the read appended to it
          * instead, growing by doubling within max-line; if the budget cannot pay for that, null: pass it on.
          */
-        ByteBuffer readBuffer(ByteBuffer held) {
-            int room = pressure ? SMALL_READ : READ_SIZE;
+        ByteBuffer readBuffer(ByteBuffer held, int readSize) {
+            int room = Math.min(readSize, pressure ? SMALL_READ : READ_SIZE);
             shared.clear();
             if (held == null) return shared.limit(room);
             release(held); // hold() counts again whatever is still unfinished after this read
@@ -706,18 +735,60 @@ public final class EchoServer {
         /** While the budget is spent, an unfinished line is passed on instead of held. */
         boolean mayHold() { return !pressure; }
 
-        /** The most a paused echo client can have unsent; normally at least 1 MiB (for a chat member). */
-        int unsentLimit() {
-            int pausedEcho = Connection.HIGH_WATER + READ_SIZE + maxLine;
-            return pressure ? pausedEcho : Math.max(pausedEcho, MAX_UNSENT);
+        /** The connection whose lines are being handled, or null once they are. */
+        void sending(Connection c) { sender = c; }
+
+        /**
+         * Output was queued for c. Too much is a reason to close it: the most a paused echo client can have unsent,
+         * and normally at least 1 MiB (for a chat member); under pressure, what others send it is held to its share
+         * of the budget. Queued for another than its sender, the sender waits until it has gone out.
+         */
+        String queued(Connection c, int unsent) {
+            boolean fromOther = sender != null && sender != c;
+            long pausedEcho = Connection.HIGH_WATER + READ_SIZE + maxLine;
+            long limit = !pressure ? Math.max(pausedEcho, MAX_UNSENT)
+                    : fromOther ? Math.min(pausedEcho, Math.max(MIN_SHARE, budget / open.size())) : pausedEcho;
+            if (unsent > limit) return "more than " + limit + " bytes unsent: the peer is not reading";
+            if (fromOther) waitFor(c);
+            return null;
         }
 
-        /** While the budget is spent, a connection with output queued stops reading until that has drained. */
-        boolean pausedForMemory(Connection c, boolean outputQueued) {
+        /** The sender stops reading until c has sent what it queued; if c takes nothing for a while, c goes. */
+        private void waitFor(Connection c) {
+            Set<Connection> senders = waitedOn.get(c);
+            if (senders == null) {
+                Set<Connection> waiting = senders = new HashSet<>();
+                waitedOn.put(c, waiting);
+                reactor.schedule(STALL_MILLIS, "is " + c + " reading?", () -> { // as Redis's soft output limit
+                    if (waitedOn.get(c) == waiting) c.close("not reading: others waited " + STALL_MILLIS + " ms");
+                });
+            }
+            if (senders.add(sender) && waitsFor.merge(sender, 1, Integer::sum) == 1 && Trace.on) {
+                Trace.say(sender.toString(), "waits until what it sent has gone out: stop reading");
+            }
+        }
+
+        /** c has sent all it had queued, or is closed: whoever waited for it may read again. */
+        private void drained(Connection c) {
+            Set<Connection> senders = waitedOn.isEmpty() ? null : waitedOn.remove(c); // the echo: at once
+            if (senders == null) return;
+            for (Connection s : senders) {
+                if (waitsFor.computeIfPresent(s, (k, n) -> n > 1 ? n - 1 : null) == null && open.contains(s)) {
+                    s.updateInterest();
+                }
+            }
+        }
+
+        /**
+         * Whether c must stop reading: the budget is spent and c has output queued, or c waits for what it sent
+         * others. A connection whose output has drained reads, whoever else holds the budget, and frees its senders.
+         */
+        boolean mustWait(Connection c, boolean outputQueued) {
+            if (!outputQueued) drained(c);
             boolean pause = pressure && outputQueued;
             if (pause && paused.add(c) && Trace.on) Trace.say(c.toString(), "memory budget spent: stop reading");
-            if (!pause && !paused.isEmpty()) paused.remove(c); // drained: it reads, whoever else holds the budget
-            return pause;
+            if (!pause && !paused.isEmpty()) paused.remove(c);
+            return pause || !waitsFor.isEmpty() && waitsFor.containsKey(c);
         }
 
         /** A buffer's cost in heap: its bytes and its object, so that many small ones cannot hide. */
@@ -748,6 +819,8 @@ public final class EchoServer {
         void closed(Connection c, ByteBuffer held, OutputQueue unsent) {
             open.remove(c);
             paused.remove(c); // first: releasing its buffers may resume the paused ones, never this one
+            waitsFor.remove(c);
+            drained(c);
             release(held);
             unsent.clear();
         }
@@ -811,6 +884,38 @@ public final class EchoServer {
             if (buffers != null) buffers.forEach(buffer -> limits.account(-Limits.cost(buffer)));
             buffers = null;
             bytes = 0;
+        }
+    }
+
+    // ------------------------------------------------------------------- Chat
+
+    /** The chat's text rules (SPEC): a name is short, of one script, compared folded; a message is printable. */
+    static final class Chat {
+        static final int MAX_NAME = 32; // characters (IRC's nicknames: 30 or so)
+        static final Pattern NAME = Pattern.compile("[\\p{L}\\p{N}]([\\p{L}\\p{M}\\p{N}_.'-]*[\\p{L}\\p{M}\\p{N}])?");
+        static final Pattern UNPRINTABLE = Pattern.compile("[" + Log.CONTROLS + "]"); // tab stays
+
+        /** A received line as text: UTF-8 (a byte that is not becomes U+FFFD), no terminator, nothing unprintable. */
+        static String text(ByteBuffer line) {
+            String text = StandardCharsets.UTF_8.decode(line).toString().replaceFirst("\r?\n$", "");
+            return UNPRINTABLE.matcher(text).replaceAll("\ufffd");
+        }
+
+        /** What a member typed as a name: trimmed, composed (NFC: "A" and a combining ring are "Å"). */
+        static String name(String typed) { return Normalizer.normalize(typed.strip(), Normalizer.Form.NFC); }
+
+        /** Names are compared case-folded, as IRC compares nicknames: "Alice" is "alice". */
+        static String key(String name) { return name.toUpperCase(Locale.ROOT).toLowerCase(Locale.ROOT); }
+
+        /** The rule a name breaks, or null. One script: a Cyrillic "а" cannot pass for a Latin "a". */
+        static String refuse(String name) {
+            int length = name.codePointCount(0, name.length());
+            if (length > MAX_NAME) return "Names are at most " + MAX_NAME + " characters";
+            if (!NAME.matcher(name).matches()) return "Names are letters and digits, with - _ . ' between them";
+            long scripts = name.codePoints().mapToObj(Character.UnicodeScript::of)
+                    .filter(s -> s != Character.UnicodeScript.COMMON && s != Character.UnicodeScript.INHERITED)
+                    .distinct().count();
+            return scripts > 1 ? "A name's letters are all of one script" : null;
         }
     }
 
@@ -1005,12 +1110,16 @@ public final class EchoServer {
     static final class Log {
         static final int QUIET = 0, NORMAL = 1, VERBOSE = 2;
         static final long FLUSH_WAIT_MILLIS = 300; // the log thread's share of the 2 s at exit
-        static final Pattern UNSAFE = Pattern.compile("[\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u2028-\\u202e"
-                + "\\u2066-\\u2069]"); // what could move a terminal's cursor or reorder its text
+        // What could move a terminal's cursor or reorder its text, but a tab: C0, DEL, C1, bidi controls, separators
+        static final String CONTROLS = "\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u2028-\\u202e"
+                + "\\u2066-\\u2069";
+        static final Pattern UNSAFE = Pattern.compile("[\\t" + CONTROLS + "]");
         static int level = NORMAL;
         private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSS");
-        private static final BlockingQueue<String> queue = new ArrayBlockingQueue<>(10_000); // lines, then dropped
-        private static final AtomicLong unwritten = new AtomicLong(); // queued, or being written
+        static final long MAX_QUEUED_CHARS = 1 << 20; // and at most 10 000 lines: past either, lines are dropped
+        private static final BlockingQueue<String> queue = new ArrayBlockingQueue<>(10_000);
+        private static final AtomicLong unwritten = new AtomicLong(); // lines queued, or being written
+        private static final AtomicLong queuedChars = new AtomicLong();
         private static final AtomicLong dropped = new AtomicLong();
 
         static {
@@ -1021,6 +1130,7 @@ public final class EchoServer {
                         long lost = dropped.getAndSet(0);
                         if (lost > 0) System.err.println(now() + lost + " log lines dropped");
                         System.err.println(line);
+                        queuedChars.addAndGet(-line.length());
                         unwritten.decrementAndGet();
                     }
                 } catch (InterruptedException e) {
@@ -1032,8 +1142,13 @@ public final class EchoServer {
         }
 
         static void error(String message) {
-            if (queue.offer(now() + message)) unwritten.incrementAndGet();
-            else dropped.incrementAndGet();
+            String line = now() + message;
+            if (queuedChars.get() + line.length() <= MAX_QUEUED_CHARS && queue.offer(line)) {
+                queuedChars.addAndGet(line.length());
+                unwritten.incrementAndGet();
+            } else {
+                dropped.incrementAndGet();
+            }
         }
 
         static void info(String message) { if (level >= NORMAL) error(message); }
@@ -1162,6 +1277,8 @@ public final class EchoServer {
                         say(connection, "-> " + name + ".connectionLost");
                         service.connectionLost();
                     }
+
+                    @Override public int readSize() { return service.readSize(); }
                 };
             };
         }
