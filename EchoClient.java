@@ -21,12 +21,13 @@ public final class EchoClient {
     public static void main(String[] args) {
         Options options = Options.parseOrExit(args);
         SelectorReactor reactor = reactorOrExit();
-        String server = options.host + ":" + options.port; // as the user wrote it, for messages
+        String server = (options.host.contains(":") ? "[" + options.host + "]" : options.host) + ":" + options.port;
         Supplier<Service> service = options.message == null ? () -> new InteractiveService(reactor)
                 : () -> new MessageService(reactor, options.message);
         ClientFactory factory = new ClientFactory(reactor, server, service);
         try {
-            new SocketConnector(reactor, factory).connect(addresses(options.host), options.port);
+            SocketConnector connector = new SocketConnector(reactor, factory, options.timeoutSeconds);
+            connector.connect(addresses(options.host), options.port);
         } catch (UnknownHostException e) {
             factory.clientConnectionFailed("unknown host");
         }
@@ -166,15 +167,17 @@ public final class EchoClient {
 
         private final SelectorReactor reactor;
         private final ClientFactory factory;
+        private final int timeoutSeconds; // the connection gives up on a silent server after this; 0: never
         private final ArrayDeque<InetSocketAddress> untried = new ArrayDeque<>();
         private ConnectingSocket socket;      // the connect under way, or null
         private SelectorReactor.Registration registration;
         private SelectorReactor.Timer timeout;
         private String firstFailure;
 
-        SocketConnector(SelectorReactor reactor, ClientFactory factory) {
+        SocketConnector(SelectorReactor reactor, ClientFactory factory, int timeoutSeconds) {
             this.reactor = reactor;
             this.factory = factory;
+            this.timeoutSeconds = timeoutSeconds;
         }
 
         /** Starts with the first address; the others wait in case it fails. */
@@ -190,7 +193,7 @@ public final class EchoClient {
                 factory.clientConnectionFailed(firstFailure);
                 return;
             }
-            if (Trace.on) Trace.say("connector", "connect " + Trace.format(address));
+            if (Trace.on) Trace.say("connector", "connect " + format(address));
             try {
                 socket = ConnectingSocket.open(address);
                 registration = socket.register(reactor, Events.CONNECT, this);
@@ -208,7 +211,7 @@ public final class EchoClient {
                 SocketStream stream = socket.finish();
                 if (stream == null) return; // not yet
                 reactor.cancel(timeout);
-                if (Trace.on) Trace.say("connector", "connected to " + Trace.format(stream.peer()));
+                if (Trace.on) Trace.say("connector", "connected to " + format(stream.peer()));
                 Service service = factory.makeService();
                 if (Trace.on) Trace.say("connector", "make service handler: " + service.getClass().getSimpleName());
                 activate(stream, service);
@@ -222,7 +225,7 @@ public final class EchoClient {
         /** The third step: activate the service handler on a connection. */
         private void activate(SocketStream stream, Service service) throws IOException {
             if (Trace.on) Trace.say("connector", "activate connection");
-            new Connection(reactor, stream, service).open();
+            new Connection(reactor, stream, service).open(timeoutSeconds);
         }
 
         /** This address failed: the next one is tried, or the factory hears that all failed. */
@@ -252,6 +255,7 @@ public final class EchoClient {
         void write(ByteBuffer bytes); // now, or as soon as the server takes them
         void halfClose();             // no more to send: shut down output once everything written has gone
         int unsent();                 // bytes written but not yet taken by the socket
+        InetSocketAddress peer();     // the server's address
     }
 
     @ConcreteEventHandler("Plays the concrete event handler role in Reactor and the transport of the client's"
@@ -267,6 +271,7 @@ public final class EchoClient {
         private int unsentBytes;
         private boolean halfCloseWanted, closed;
         private String closeReason; // null: the server closed in an orderly way
+        private long lastActive = System.nanoTime(); // when bytes last came or went: for --timeout
 
         Connection(SelectorReactor reactor, SocketStream stream, Service service) {
             this.reactor = reactor;
@@ -275,13 +280,23 @@ public final class EchoClient {
         }
 
         /** Activation: the connection takes the handle over from the connector, then tells its service. */
-        void open() throws IOException {
+        void open(int timeoutSeconds) throws IOException {
             registration = stream.register(reactor, Events.READ, this);
+            if (timeoutSeconds > 0) giveUpWhenSilent(timeoutSeconds * 1000L);
             if (Trace.on) Trace.hook(service, "connectionMade");
             service.connectionMade(this);
         }
 
+        /** --timeout: nothing came or went for that long (nc -w): the server is not answering; give up. */
+        private void giveUpWhenSilent(long millis) {
+            long silent = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastActive);
+            if (closed) return;
+            if (silent < millis) reactor.schedule(millis - silent, () -> giveUpWhenSilent(millis));
+            else close("nothing from the server for " + millis / 1000 + " s: giving up");
+        }
+
         @Override public void handleEvent(Events ready) {
+            lastActive = System.nanoTime();
             try {
                 if (ready.write()) writeUnsent();
                 if (ready.read() && stream.read(in.clear()) < 0) {
@@ -329,6 +344,7 @@ public final class EchoClient {
         }
 
         @Override public int unsent() { return unsentBytes; }
+        @Override public InetSocketAddress peer() { return stream.peer(); }
 
         /** The server closed (reason null) or the connection broke; the reactor then calls handleClose. */
         private void close(String reason) {
@@ -351,10 +367,7 @@ public final class EchoClient {
     /** A service handler's hooks, as in Twisted's Protocol. */
     interface Service {
         void connectionMade(Transport transport);
-        default void dataReceived(ByteBuffer bytes) { // as it arrives; both services print it, exactly as it came
-            System.out.write(bytes.array(), bytes.arrayOffset() + bytes.position(), bytes.remaining());
-            System.out.flush();
-        }
+        default void dataReceived(ByteBuffer bytes) { print(bytes); } // both print it as it arrives, exactly
         void connectionLost(String reason);   // null: the server closed; else why the connection broke
         default void writeDrained() { }       // everything written so far has been taken by the socket
     }
@@ -388,6 +401,7 @@ public final class EchoClient {
 
         @Override public void connectionMade(Transport transport) {
             this.transport = transport;
+            System.err.println("echo-client: connected to " + format(transport.peer()) + " (Ctrl-D ends)");
             Thread input = new Thread(this::readInput, "input");
             input.setDaemon(true); // it may be blocked in read() when the server closes
             input.start();
@@ -422,10 +436,10 @@ public final class EchoClient {
             waitingForDrain = 0;
         }
 
-        @Override public void connectionLost(String reason) {
+        @Override public void connectionLost(String reason) { // the server closing first is a normal end too
             if (reason != null) System.err.println("echo-client: connection lost: " + reason);
-            if (reason == null && !inputEnded) System.err.println("echo-client: connection closed by the server");
-            reactor.stop(reason != null || !inputEnded ? 1 : 0); // the server closing first, while one could type
+            if (reason == null && !inputEnded) System.err.println("echo-client: the server closed the connection");
+            reactor.stop(reason == null ? 0 : 1);
         }
     }
 
@@ -471,8 +485,12 @@ public final class EchoClient {
     static final class SocketStream {
         // The raw channel never leaves it; like the server's, it is where TLS would go.
         private final SocketChannel channel;
+        private final InetSocketAddress peer; // kept: a closed channel no longer tells
 
-        SocketStream(SocketChannel channel) { this.channel = channel; }
+        SocketStream(SocketChannel channel) throws IOException {
+            this.channel = channel;
+            this.peer = (InetSocketAddress) channel.getRemoteAddress();
+        }
 
         SelectorReactor.Registration register(SelectorReactor reactor, Events interest, EventHandler handler)
                 throws IOException {
@@ -499,19 +517,23 @@ public final class EchoClient {
             channel.shutdownOutput();
         }
 
-        InetSocketAddress peer() throws IOException { return (InetSocketAddress) channel.getRemoteAddress(); }
+        InetSocketAddress peer() { return peer; }
         void close() { closeQuietly(channel); }
     }
 
     // ================================================================================ PART II: options, trace
 
     static final String USAGE = String.join("\n",
-            "usage: java EchoClient.java [--host H] [--port N] [--trace] [MESSAGE ...]",
-            "  --host H   server host (default localhost); each of its addresses is tried in turn",
-            "  --port N   server port (default 8000)",
-            "  --trace    log every step of the patterns on standard error",
-            "  MESSAGE    sent as one line (words joined by spaces); the reply is printed.",
-            "             Without a message, each line typed is sent; Ctrl-D ends.",
+            "usage: java EchoClient.java [--host H] [--port N] [--timeout S] [--trace] [MESSAGE ...]",
+            "  --host H      server host (default localhost); each of its addresses is tried in turn",
+            "  --port N      server port (default 8000)",
+            "  --timeout S   give up when nothing has come or gone for S seconds (default: wait; 1 to 86400)",
+            "  --trace       log every step of the patterns on standard error",
+            "  --help, -h    print this help and exit",
+            "  MESSAGE       sent as one line (words joined by spaces); the reply is printed.",
+            "                Without a message, each line typed is sent; Ctrl-D ends.",
+            "Options may also be written --port=8000. Exit status: 0 when the server closed in an orderly way,",
+            "1 when it could not be reached or the connection broke, 2 for a bad command line.",
             "");
 
     /** Every address of the host in the resolver's order; "localhost" is both loopback addresses (RFC 6761), so that
@@ -547,6 +569,35 @@ public final class EchoClient {
         return e.getMessage() != null ? e.getMessage() : e.toString();
     }
 
+    /** Prints what the server sent, exactly; standard output gone (a closed pipe, say), the client stops at once. */
+    static void print(ByteBuffer bytes) {
+        System.out.write(bytes.array(), bytes.arrayOffset() + bytes.position(), bytes.remaining());
+        System.out.flush();
+        if (System.out.checkError()) { // PrintStream keeps the IOException to itself
+            System.err.println("echo-client: cannot write to standard output");
+            System.exit(1);
+        }
+    }
+
+    /** 127.0.0.1:8000 or [::1]:8000: an IPv6 address as RFC 5952 writes it, its longest run of zeros as "::". */
+    static String format(InetSocketAddress address) {
+        InetAddress ip = address.getAddress();
+        if (!(ip instanceof Inet6Address)) return ip.getHostAddress() + ":" + address.getPort();
+        String[] groups = ip.getHostAddress().replaceFirst("%.*", "").split(":"); // eight, without leading zeros
+        int start = -1, length = 1; // the first longest run of two or more "0" groups
+        for (int i = 0, run = 0; i < groups.length; i++) {
+            run = groups[i].equals("0") ? run + 1 : 0;
+            if (run > length) {
+                length = run;
+                start = i - run + 1;
+            }
+        }
+        String host = start < 0 ? String.join(":", groups)
+                : String.join(":", Arrays.copyOfRange(groups, 0, start)) + "::"
+                + String.join(":", Arrays.copyOfRange(groups, start + length, groups.length));
+        return "[" + host + "]:" + address.getPort();
+    }
+
     static void closeQuietly(java.io.Closeable handle) {
         try {
             handle.close();
@@ -558,18 +609,23 @@ public final class EchoClient {
     static final class Options {
         String host = "localhost";
         int port = 8000;
-        String message; // null: interactive
+        int timeoutSeconds; // 0: wait as long as it takes
+        String message;     // null: interactive
 
         static Options parseOrExit(String[] args) {
             Options o = new Options();
             List<String> words = new ArrayList<>();
             try {
                 for (int i = 0; i < args.length; i++) {
-                    require(!List.of("--host", "--port").contains(args[i]) || i + 1 < args.length,
-                            args[i] + " needs a value");
-                    switch (args[i]) {
-                        case "--host" -> o.host = args[++i];
-                        case "--port" -> o.port = port(args[++i]);
+                    String[] option = args[i].startsWith("--") ? args[i].split("=", 2) : new String[] {args[i]};
+                    boolean valued = List.of("--host", "--port", "--timeout").contains(option[0]);
+                    require(!valued || option.length == 2 || i + 1 < args.length, option[0] + " needs a value");
+                    require(valued || option.length == 1, option[0] + " takes no value");
+                    String value = !valued ? null : option.length == 2 ? option[1] : args[++i];
+                    switch (option[0]) {
+                        case "--host" -> o.host = value;
+                        case "--port" -> o.port = (int) number("--port", value, 1, 65535);
+                        case "--timeout" -> o.timeoutSeconds = (int) number("--timeout", value, 1, 86400);
                         case "--trace" -> Trace.on = true;
                         case "--help", "-h" -> {
                             System.out.print(USAGE);
@@ -593,10 +649,12 @@ public final class EchoClient {
             return o;
         }
 
-        private static int port(String text) {
-            require(text.matches("[0-9]{1,5}") && Integer.parseInt(text) >= 1 && Integer.parseInt(text) <= 65535,
-                    "invalid port '" + text + "': expected a whole number from 1 to 65535");
-            return Integer.parseInt(text);
+        /** ASCII digits only, within the bounds. */
+        private static long number(String option, String text, long min, long max) {
+            boolean valid = text.matches("[0-9]{1,9}") && Long.parseLong(text) >= min && Long.parseLong(text) <= max;
+            require(valid, "invalid value '" + text + "' for " + option + ": expected a whole number from " + min
+                    + " to " + max);
+            return Long.parseLong(text);
         }
 
         private static void require(boolean valid, String reason) {
@@ -608,7 +666,12 @@ public final class EchoClient {
     static final class Trace {
         static boolean on;
 
-        static void say(String role, String what) { System.err.println(String.format("%-11s %s", role, what)); }
+        private static final java.time.format.DateTimeFormatter TIME =
+                java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSS"); // as the server's log
+
+        static void say(String role, String what) {
+            System.err.println(String.format("%s %-11s %s", java.time.LocalDateTime.now().format(TIME), role, what));
+        }
 
         static void dispatch(Events ready, Object handler) {
             say("reactor", "dispatch " + events(ready) + " -> " + handler);
@@ -624,11 +687,6 @@ public final class EchoClient {
             return words.isEmpty() ? "none" : words.substring(1);
         }
 
-        /** 127.0.0.1:8000 or [::1]:8000 */
-        static String format(InetSocketAddress address) {
-            String host = address.getAddress().getHostAddress().replaceFirst("^0:0:0:0:0:0:0:1$", "::1");
-            return (address.getAddress() instanceof Inet6Address ? "[" + host + "]" : host) + ":" + address.getPort();
-        }
     }
 
     /** Reactor: demultiplexes events on many handles and dispatches them to event handlers. */

@@ -10,7 +10,9 @@ import java.io.IOException;
 import java.lang.annotation.*;
 import java.net.*;
 import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
 import java.nio.channels.*;
+import java.nio.charset.CharsetDecoder;
 import java.nio.charset.StandardCharsets;
 import java.text.Normalizer;
 import java.time.LocalDateTime;
@@ -254,7 +256,7 @@ public final class EchoServer {
 
         /** The new connection registers its socket with the reactor and tells its service it is made. */
         private void activate(SocketStream stream, Service service) throws IOException {
-            Connection connection = new Connection(reactor, limits, stream, service);
+            Connection connection = new Connection(reactor, limits, stream, service, serviceName);
             if (Trace.on) Trace.say("acceptor", "activate " + connection);
             connection.open();
         }
@@ -294,6 +296,7 @@ public final class EchoServer {
         private final Limits limits;          // Part II: line limit, memory budget, idle timeout
         private final SocketStream stream;
         private final Service service;
+        private final String serviceName;     // for the log: "chat connection from ..."
         private SelectorReactor.Registration registration;
         private Events interest = Events.READ;
         private ByteBuffer held;              // the start of an unfinished line, or null: an idle connection has none
@@ -305,11 +308,12 @@ public final class EchoServer {
         private String closeReason;           // null for an orderly close
         long lastActive = System.nanoTime();  // when bytes last moved: for the idle timeout
 
-        Connection(SelectorReactor reactor, Limits limits, SocketStream stream, Service service) {
+        Connection(SelectorReactor reactor, Limits limits, SocketStream stream, Service service, String serviceName) {
             this.reactor = reactor;
             this.limits = limits;
             this.stream = stream;
             this.service = service;
+            this.serviceName = serviceName;
             this.unsent = new OutputQueue(limits);
         }
 
@@ -317,7 +321,7 @@ public final class EchoServer {
         void open() throws IOException {
             registration = stream.register(reactor, interest, this);
             limits.opened(this);
-            Log.connection(stream.peer(), "opened", limits.openCount());
+            Log.connection(serviceName, stream.peer(), "opened", limits.openCount());
             try {
                 service.connectionMade(this);
                 closeOrUpdateInterest();
@@ -476,7 +480,7 @@ public final class EchoServer {
             stream.close();
             limits.closed(this, held, unsent);
             held = null;
-            Log.connection(stream.peer(), closeReason == null ? "closed" : "closed: " + closeReason,
+            Log.connection(serviceName, stream.peer(), closeReason == null ? "closed" : "closed: " + closeReason,
                     limits.openCount());
             service.connectionLost();
         }
@@ -958,31 +962,52 @@ public final class EchoServer {
         }
     }
 
-    /** Opens one service's acceptor on the reactor and prints where it listens; exits 1 if it cannot. */
+    /**
+     * Opens one service's acceptors on the reactor, one per address of --host (without it, one for all interfaces),
+     * all on one port, and prints where it listens; exits 1 if it cannot listen at all.
+     */
     static void listen(SelectorReactor reactor, Limits limits, Options options, String service, int port,
             ServiceFactory factory) {
-        InetSocketAddress address = options.host == null ? new InetSocketAddress(port)
-                : new InetSocketAddress(options.host, port);
-        if (address.isUnresolved()) throw fail("cannot resolve host '" + options.host + "'");
-        ProtocolFamily family = options.host == null ? null // IPv6 and IPv4 alike; a --host's own family only
-                : address.getAddress() instanceof Inet6Address ? StandardProtocolFamily.INET6
-                : StandardProtocolFamily.INET;
+        ServiceFactory given = Trace.on ? Trace.factory(factory) : factory; // narrated, with --trace
+        List<String> where = new ArrayList<>();
+        String firstFailure = null;
+        for (InetAddress host : hostAddresses(options.host)) {
+            InetSocketAddress address = new InetSocketAddress(host, port); // a null host: all interfaces
+            ProtocolFamily family = host == null ? null // IPv6 and IPv4 alike; a --host's own family only
+                    : host instanceof Inet6Address ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
+            try {
+                InetSocketAddress bound = new SocketAcceptor(reactor, limits, service, given).open(address, family);
+                port = bound.getPort(); // with port 0, the next address takes the same one
+                where.add(host == null ? "*:" + port + " (all interfaces)" : Log.format(bound));
+            } catch (IOException e) { // a port in use; or one we may not take, or an address not on this host
+                boolean inUse = e instanceof BindException && port >= 1024 && isLocal(host);
+                if (inUse) throw fail("port " + port + " is already in use");
+                firstFailure = firstFailure != null ? firstFailure
+                        : "cannot listen on " + Log.format(address) + ": " + Log.reason(e);
+            }
+        }
+        if (where.isEmpty()) throw fail(firstFailure); // one address that works is enough: ::1 may be off
+        System.out.println(service + " server listening on " + String.join(" and ", where));
+        System.out.flush();
+    }
+
+    /** --host's addresses; "localhost" is both loopbacks (RFC 6761), as the client takes it. Null: all interfaces. */
+    static List<InetAddress> hostAddresses(String host) {
+        if (host == null) return Collections.singletonList(null);
         try {
-            ServiceFactory given = Trace.on ? Trace.factory(factory) : factory; // narrated, with --trace
-            InetSocketAddress bound = new SocketAcceptor(reactor, limits, service, given).open(address, family);
-            System.out.println(service + " server listening on " + (options.host == null
-                    ? "*:" + bound.getPort() + " (all interfaces)" : Log.format(bound)));
-            System.out.flush();
-        } catch (IOException e) { // a port in use; or one we may not take, or an address not on this host
-            boolean inUse = e instanceof BindException && port >= 1024 && isLocal(address.getAddress());
-            throw fail(inUse ? "port " + port + " is already in use"
-                    : "cannot listen on " + Log.format(address) + ": " + Log.reason(e));
+            Set<InetAddress> addresses = new LinkedHashSet<>(List.of(InetAddress.getAllByName(host)));
+            if (host.equalsIgnoreCase("localhost")) {
+                addresses.addAll(List.of(InetAddress.getByName("::1"), InetAddress.getByName("127.0.0.1")));
+            }
+            return List.copyOf(addresses);
+        } catch (UnknownHostException e) {
+            throw fail("cannot resolve host '" + host + "'");
         }
     }
 
     private static boolean isLocal(InetAddress address) {
         try {
-            return address.isAnyLocalAddress() || NetworkInterface.getByInetAddress(address) != null;
+            return address == null || address.isAnyLocalAddress() || NetworkInterface.getByInetAddress(address) != null;
         } catch (IOException e) {
             return false;
         }
@@ -1113,7 +1138,7 @@ public final class EchoServer {
         // What could move a terminal's cursor or reorder its text, but a tab: C0, DEL, C1, bidi controls, separators
         static final String CONTROLS = "\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u2028-\\u202e"
                 + "\\u2066-\\u2069";
-        static final Pattern UNSAFE = Pattern.compile("[\\t" + CONTROLS + "]");
+        static final Pattern UNSAFE = Pattern.compile("[\\\\\\t\\udc80-\\udcff" + CONTROLS + "]"); // and \\ itself
         static int level = NORMAL;
         private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSS");
         static final long MAX_QUEUED_CHARS = 1 << 20; // and at most 10 000 lines: past either, lines are dropped
@@ -1164,23 +1189,35 @@ public final class EchoServer {
                     + (listeners == 1 ? " and the listening socket" : " and " + listeners + " listening sockets"));
         }
 
-        static void connection(SocketAddress peer, String event, int open) { // built only when it will be printed
-            if (level >= NORMAL) error("connection from " + format(peer) + " " + event + " (" + open + " open)");
+        static void connection(String service, SocketAddress peer, String event, int open) { // built if printed
+            if (level >= NORMAL) error(service + " connection from " + format(peer) + " " + event + " (" + open
+                    + " open)");
         }
 
         /** --verbose: a log line per line received, as readable text: UTF-8, cut at 200 characters, escaped. */
         static void lines(SocketAddress peer, ByteBuffer lines) {
             if (level < VERBOSE) return;
             eachLine(lines, line -> {
-                String text = StandardCharsets.UTF_8.decode(line.duplicate()).toString();
-                text = UNSAFE.matcher(text.substring(0, Math.min(200, text.length()))).replaceAll(c -> Matcher
-                        .quoteReplacement(escape(c.group().charAt(0))));
+                String text = UNSAFE.matcher(utf8(line.duplicate(), 200)).replaceAll(c -> Matcher.quoteReplacement(
+                        escape(c.group().charAt(0))));
                 error(format(peer) + " sent a line: " + text + " (" + line.remaining() + " bytes)");
             });
         }
 
+        /** At most max characters of UTF-8 text; a byte that is not UTF-8 as U+DC80 + byte, escaped as \xff later. */
+        private static String utf8(ByteBuffer bytes, int max) {
+            CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder(); // reports bytes that are not UTF-8
+            CharBuffer text = CharBuffer.allocate(max);
+            while (decoder.decode(bytes, text, true).isMalformed() && text.hasRemaining()) {
+                text.put((char) (0xdc00 | bytes.get() & 0xff)); // "lone surrogates" as Python's surrogateescape
+            }
+            return text.flip().toString();
+        }
+
         private static String escape(char c) {
-            return c == '\n' ? "\\n" : c == '\r' ? "\\r" : String.format(c < 0x80 ? "\\x%02x" : "\\u%04x", (int) c);
+            if (c >= 0xdc80 && c <= 0xdcff) return String.format("\\x%02x", c & 0xff); // a byte that is not UTF-8
+            return c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\\' ? "\\\\"
+                    : String.format(c < 0x80 ? "\\x%02x" : "\\u%04x", (int) c);
         }
 
         static void failure(Object where, Throwable e) { // one line, if there is memory left to say it
@@ -1209,21 +1246,24 @@ public final class EchoServer {
             }
         }
 
-        /** 127.0.0.1:8000 or [::1]:8000: an IPv6 address as people write it (RFC 5952), not 0:0:0:0:0:0:0:1. */
+        /** 127.0.0.1:8000 or [::1]:8000: an IPv6 address as RFC 5952 writes it, its longest run of zeros as "::". */
         static String format(SocketAddress where) {
             if (!(where instanceof InetSocketAddress inet) || inet.getAddress() == null) return String.valueOf(where);
-            String host = inet.getAddress().getHostAddress();
-            if (inet.getAddress() instanceof Inet6Address) { // the longest run of zero groups (the first) is "::"
-                String wrapped = ":" + host + ":";
-                String longest = "";
-                for (Matcher m = Pattern.compile("(:0)+:").matcher(wrapped); m.find(); ) {
-                    longest = m.group().length() > longest.length() ? m.group() : longest;
+            InetAddress ip = inet.getAddress();
+            if (!(ip instanceof Inet6Address)) return ip.getHostAddress() + ":" + inet.getPort();
+            String[] groups = ip.getHostAddress().replaceFirst("%.*", "").split(":"); // eight, no leading zeros
+            int start = -1, length = 1; // the first longest run of two or more "0" groups
+            for (int i = 0, run = 0; i < groups.length; i++) {
+                run = groups[i].equals("0") ? run + 1 : 0;
+                if (run > length) {
+                    length = run;
+                    start = i - run + 1;
                 }
-                int at = longest.length() >= ":0:0:".length() ? wrapped.indexOf(longest) : -1;
-                wrapped = at < 0 ? wrapped : wrapped.substring(0, at) + "::" + wrapped.substring(at + longest.length());
-                host = "[" + wrapped.replaceAll("^:(?!:)|(?<!:):$", "") + "]";
             }
-            return host + ":" + inet.getPort();
+            String host = start < 0 ? String.join(":", groups)
+                    : String.join(":", Arrays.copyOfRange(groups, 0, start)) + "::"
+                    + String.join(":", Arrays.copyOfRange(groups, start + length, groups.length));
+            return "[" + host + "]:" + inet.getPort();
         }
     }
 
