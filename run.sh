@@ -5,6 +5,7 @@
 #   ./run.sh client [ARGS]      run the console client (java EchoClient.java)
 #   ./run.sh test [NAME ...]    run the test suite (all, or the tests whose names contain NAME)
 #   ./run.sh bench [OPTIONS]    run the benchmark (./run.sh bench --help)
+#   ./run.sh compare [--rounds N]  README's speed table: beside a C epoll server and Netty (needs cc; mvn for Netty)
 #
 # Needs only a JDK, 17 or newer: `java` on PATH, or the one named by $JAVA.
 set -euo pipefail
@@ -38,5 +39,6 @@ case ${1:-} in
           # (the benchmark prints the limit it got, and holds fewer if it must)
           ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
           exec "$JAVA" bench/EchoBench.java "$@" ;;
+  compare) shift; exec bench/compare.sh "$@" ;;
   *)      exec "$JAVA" EchoServer.java "$@" ;;
 esac

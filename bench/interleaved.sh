@@ -7,15 +7,15 @@
 # Each COMMAND starts one server and contains {port}, which is replaced by a free port,
 # for example:
 #
-#   bench/interleaved.sh --loadgen ~/echo-kit/loadgen \
-#     c-epoll='~/echo-kit/echo_epoll {port}' \
+#   bench/interleaved.sh --loadgen /tmp/loadgen \
+#     c-epoll='/tmp/echo_epoll {port}' \
 #     ours='java -cp /tmp/classes EchoServer --port {port} --quiet'
 #
 # The first server is the baseline: each other server's ratio to it is taken within each
 # round, then the median over the rounds is shown. PATH is a load generator with the
-# command line of the one described in bench/RESULTS.md (-m pingpong|stream, -p PORT,
-# -c CONNS, -P PIPELINE, -s SIZE, -w WARMUP, -d SECONDS, -q; a last line with rps= and
-# mb_s=). Servers run on CPU 0, the load generator on CPU 1 (taskset), loopback only,
+# command line of bench/peers/loadgen.c (-m pingpong|stream, -p PORT, -c CONNS,
+# -P PIPELINE, -s SIZE, -w WARMUP, -d SECONDS, -q; a last line with rps= and mb_s=).
+# ./run.sh compare builds the peers and the load generator and runs this. Servers run on CPU 0, the load generator on CPU 1 (taskset), loopback only,
 # every run bounded in time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
