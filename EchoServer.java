@@ -197,8 +197,12 @@ public final class EchoServer {
 
     // ----------------------------------------------------------------- Acceptor
 
-    /** Twisted's Factory.buildProtocol, ACE's make_svc_handler: one new service handler per connection. */
-    interface ServiceFactory { Service makeService(); }
+    /** Twisted's Factory: one new service handler per connection (buildProtocol, ACE's make_svc_handler). */
+    interface ServiceFactory {
+        Service makeService();
+        default void startFactory() { } // its acceptor listens: open what the services share (a log file, say)
+        default void stopFactory() { }  // its acceptor is closed: close it
+    }
 
     @Acceptor("Plays the acceptor role in Acceptor-Connector: for each connection its listening socket accepts, makes a"
             + " service handler with the factory it was given and activates it.")
@@ -226,6 +230,7 @@ public final class EchoServer {
         InetSocketAddress open(InetSocketAddress address, ProtocolFamily family) throws IOException {
             listener = ListeningSocket.open(address, family);
             registration = listener.register(reactor, Events.ACCEPT, this);
+            factory.startFactory();
             return listener.address();
         }
 
@@ -270,7 +275,10 @@ public final class EchoServer {
             });
         }
 
-        @Override public void handleClose() { listener.close(); }
+        @Override public void handleClose() {
+            listener.close();
+            factory.stopFactory();
+        }
         @Override public String toString() { return "acceptor (" + serviceName + ")"; }
     }
 
@@ -968,7 +976,7 @@ public final class EchoServer {
      */
     static void listen(SelectorReactor reactor, Limits limits, Options options, String service, int port,
             ServiceFactory factory) {
-        ServiceFactory given = Trace.on ? Trace.factory(factory) : factory; // narrated, with --trace
+        ServiceFactory given = shared(Trace.on ? Trace.factory(factory) : factory); // narrated, with --trace
         List<String> where = new ArrayList<>();
         String firstFailure = null;
         for (InetAddress host : hostAddresses(options.host)) {
@@ -989,6 +997,16 @@ public final class EchoServer {
         if (where.isEmpty()) throw fail(firstFailure); // one address that works is enough: ::1 may be off
         System.out.println(service + " server listening on " + String.join(" and ", where));
         System.out.flush();
+    }
+
+    /** A factory behind several acceptors (a --host with several addresses) starts and stops once, as in Twisted. */
+    static ServiceFactory shared(ServiceFactory factory) {
+        return new ServiceFactory() {
+            private int listening; // acceptors started and not yet closed
+            @Override public Service makeService() { return factory.makeService(); }
+            @Override public void startFactory() { if (listening++ == 0) factory.startFactory(); }
+            @Override public void stopFactory() { if (--listening == 0) factory.stopFactory(); }
+        };
     }
 
     /** --host's addresses; "localhost" is both loopbacks (RFC 6761), as the client takes it. Null: all interfaces. */
@@ -1295,31 +1313,36 @@ public final class EchoServer {
 
         /** The acceptor's make step; each service handler it makes narrates the connection's calls to it. */
         static ServiceFactory factory(ServiceFactory factory) {
-            return () -> {
-                Service service = factory.makeService();
-                String name = service.getClass().getSimpleName();
-                say("acceptor", "make service handler: " + name);
-                return new Service() {
-                    private String connection;
+            return new ServiceFactory() {
+                @Override public void startFactory() { factory.startFactory(); }
+                @Override public void stopFactory() { factory.stopFactory(); }
+                @Override public Service makeService() { return narrated(factory.makeService()); }
+            };
+        }
 
-                    @Override public void connectionMade(Transport transport) {
-                        connection = transport.toString();
-                        say(connection, "-> " + name + ".connectionMade");
-                        service.connectionMade(transport);
-                    }
+        private static Service narrated(Service service) {
+            String name = service.getClass().getSimpleName();
+            say("acceptor", "make service handler: " + name);
+            return new Service() {
+                private String connection;
 
-                    @Override public void linesReceived(ByteBuffer lines) {
-                        say(connection, lines(lines) + " -> " + name + ".linesReceived");
-                        service.linesReceived(lines);
-                    }
+                @Override public void connectionMade(Transport transport) {
+                    connection = transport.toString();
+                    say(connection, "-> " + name + ".connectionMade");
+                    service.connectionMade(transport);
+                }
 
-                    @Override public void connectionLost() {
-                        say(connection, "-> " + name + ".connectionLost");
-                        service.connectionLost();
-                    }
+                @Override public void linesReceived(ByteBuffer lines) {
+                    say(connection, lines(lines) + " -> " + name + ".linesReceived");
+                    service.linesReceived(lines);
+                }
 
-                    @Override public int readSize() { return service.readSize(); }
-                };
+                @Override public void connectionLost() {
+                    say(connection, "-> " + name + ".connectionLost");
+                    service.connectionLost();
+                }
+
+                @Override public int readSize() { return service.readSize(); }
             };
         }
 
