@@ -6,6 +6,7 @@
 #   ./run.sh test [NAME ...]    run the test suite (all, or the tests whose names contain NAME)
 #   ./run.sh bench [OPTIONS]    run the benchmark (./run.sh bench --help)
 #   ./run.sh compare [--rounds N]  README's speed table: beside a C epoll server and Netty (needs cc; mvn for Netty)
+#   ./run.sh exercise N [ARGS]  run exercise N's solution (exercises/NN-*.patch) from a temporary copy
 #
 # Needs only a JDK, 17 or newer: `java` on PATH, or the one named by $JAVA.
 set -euo pipefail
@@ -40,5 +41,19 @@ case ${1:-} in
           ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
           exec "$JAVA" bench/EchoBench.java "$@" ;;
   compare) shift; exec bench/compare.sh "$@" ;;
+  exercise) shift
+          n=${1:-}
+          patch=""
+          [[ $n =~ ^[0-9]{1,2}$ ]] && patch=$(ls exercises/"$(printf '%02d' "$((10#$n))")"-*.patch 2>/dev/null | head -1)
+          if [[ -z $patch ]]; then
+            echo "run.sh: exercise N [SERVER ARGS]: N is one of $(ls exercises/*.patch | sed 's|.*/0*\([0-9]*\)-.*|\1|' | tr '\n' ' ')" >&2
+            exit 2
+          fi
+          shift
+          dir=$(mktemp -d)
+          cp EchoServer.java "$dir/"
+          (cd "$dir" && git apply "$OLDPWD/$patch") || { echo "run.sh: $patch does not apply" >&2; exit 1; }
+          echo "run.sh: $patch, applied to a copy in $dir (files it writes go there)" >&2
+          cd "$dir" && exec "$JAVA" EchoServer.java "$@" ;;
   *)      exec "$JAVA" EchoServer.java "$@" ;;
 esac

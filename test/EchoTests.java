@@ -243,10 +243,18 @@ public final class EchoTests {
         t.add(new Test("client: --timeout gives up on a server that never answers, one line, exit 1", EchoTests::clientTimeout));
         t.add(new Test("client: --port=N forms, -h, bad values exit 2", EchoTests::clientOptionForms));
         t.add(new Test("one address form everywhere; --host localhost listens on both loopbacks; the log names the service", EchoTests::addressForm));
+        // the exercises' solutions, each a patch against EchoServer.java
+        t.add(new Test("exercise 1, the counting echo: greets with the number of open connections", EchoTests::exerciseCounting));
+        t.add(new Test("exercise 2, Answer: 'How are you?' gets 'Fine'", EchoTests::exerciseAnswer));
+        t.add(new Test("exercise 3, the logfile: startFactory opens it, every line appended, stopFactory closes it", EchoTests::exerciseLogfile));
+        t.add(new Test("exercise 4, /who in the chat", EchoTests::exerciseWho));
+        t.add(new Test("exercise 5, one reactor accepts, one per core serves; SIGTERM still closes all within 2 s", EchoTests::exerciseReactors));
+        t.add(new Test("ServiceNames lists the services of a port range; bad bounds exit 2", EchoTests::serviceNames));
         // the lesson
         t.add(new Test("both programs run with the source launcher", EchoTests::sourceLauncher));
         t.add(new Test("role annotations, --roles and PATTERNS.md agree; each role is said once", EchoTests::roles));
         t.add(new Test("every line range in PATTERNS.md holds what it names", EchoTests::lineRanges));
+        t.add(new Test("PATTERNS.md's diagrams name only classes that exist, and every role class", EchoTests::diagrams));
         t.add(new Test("the lesson's shape: Part I first and short, small classes, no channel outside a facade", EchoTests::lessonShape));
         return t;
     }
@@ -2062,6 +2070,193 @@ public final class EchoTests {
                 "reactor +stop \\(exit status 0\\)"));
     }
 
+    // ================================================================ the exercises
+
+    /**
+     * Applies exercises/NAME.patch to a copy of EchoServer.java in a directory of its own, checks that every line it
+     * adds or removes (blank ones aside) lies inside the members the exercise names (classes, with their comments and
+     * annotations, or methods written "name()"), compiles the copy, and returns the directory (classes in "classes").
+     */
+    static Path exercise(String name, List<String> touches) throws Exception {
+        Path dir = Files.createTempDirectory("exercise-" + name);
+        Files.copy(root.resolve("EchoServer.java"), dir.resolve("EchoServer.java"));
+        Path patch = root.resolve("exercises/" + name + ".patch");
+        ProcessBuilder apply = new ProcessBuilder("git", "apply", patch.toString()).directory(dir.toFile())
+                .redirectErrorStream(true);
+        Process p = apply.start();
+        String said = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        check(p.waitFor(20, TimeUnit.SECONDS) && p.exitValue() == 0, name + ".patch no longer applies to EchoServer.java"
+                + " (refresh it): " + said);
+        List<String> patched = Files.readAllLines(dir.resolve("EchoServer.java"));
+        List<int[]> ranges = new ArrayList<>();
+        for (String member : touches) {
+            int[] range = locate(patched, member);
+            check(range != null, name + ": no " + member + " in the patched file");
+            int first = range[0];
+            while (first > 1 && patched.get(first - 2).trim().matches("(/\\*\\*|\\*|//).*")) {
+                first--; // the comment above a member belongs to it
+            }
+            ranges.add(new int[] {first, range[1]});
+        }
+        int newLine = 0;
+        for (String line : Files.readAllLines(patch)) {
+            Matcher hunk = Pattern.compile("^@@ -\\d+(?:,\\d+)? \\+(\\d+)(?:,\\d+)? @@").matcher(line);
+            if (hunk.find()) {
+                newLine = Integer.parseInt(hunk.group(1));
+            } else if (line.startsWith("+++") || line.startsWith("---")) {
+                continue;
+            } else if (line.startsWith("+") || line.startsWith("-")) {
+                int at = newLine;
+                boolean inside = line.substring(1).isBlank() || ranges.stream().anyMatch(r -> at >= r[0] && at <= r[1]);
+                check(inside, name + ".patch changes line " + at + " of the patched file, outside " + touches + ": "
+                        + line);
+                newLine += line.startsWith("+") ? 1 : 0;
+            } else if (line.startsWith(" ")) {
+                newLine++;
+            }
+        }
+        JavaCompiler compiler = ToolProvider.getSystemJavaCompiler();
+        int status = compiler.run(null, null, null, "-d", dir.resolve("classes").toString(), "-Xlint:all", "-Werror",
+                dir.resolve("EchoServer.java").toString());
+        check(status == 0, name + ": the patched EchoServer.java does not compile");
+        return dir;
+    }
+
+    static void exerciseCounting() throws Exception {
+        Path dir = exercise("01-counting-echo", List.of("CountingFactory", "CountingEchoService", "main()"));
+        try (Server server = Server.startIn(dir)) {
+            Socket a = connect(server.port);
+            expect(a, "Welcome! There are currently 1 open connections.\n");
+            Socket b = connect(server.port);
+            expect(b, "Welcome! There are currently 2 open connections.\n");
+            assertBytes(bytes("hello\n"), roundTrip(a, bytes("hello\n")), "the counting echo's echo");
+            a.close();
+            server.awaitLog("(1 open)", 5000);
+            Socket c = connect(server.port);
+            expect(c, "Welcome! There are currently 2 open connections.\n");
+        }
+    }
+
+    static void exerciseAnswer() throws Exception {
+        Path dir = exercise("02-answer", List.of("AnswerService", "main()"));
+        try (Server server = Server.startIn(dir); Socket s = connect(server.port)) {
+            send(s, "How are you?\r\nWhat's up?\nHow are you?\n");
+            expect(s, "Fine\r\nI don't know what you mean\r\nFine\r\n");
+        }
+    }
+
+    static void exerciseLogfile() throws Exception {
+        Path dir = exercise("03-logfile", List.of("LogfileFactory", "LoggingService", "main()"));
+        Path log = dir.resolve("lines.log");
+        String[][] runs = {{"one\ntwo\n", "three\r\n"}, {"four\n", ""}};
+        StringBuilder expected = new StringBuilder();
+        for (String[] sent : runs) {
+            try (Server server = Server.startIn(dir)) {
+                check(Files.exists(log), "the file is not open once the server listens (startFactory)");
+                for (String lines : sent) {
+                    try (Socket s = connect(server.port)) {
+                        send(s, lines);
+                        s.shutdownOutput();
+                        readToEnd(s);
+                    }
+                    expected.append(lines.replace("\r", ""));
+                }
+                run(List.of("kill", "-TERM", String.valueOf(server.pid())), 5000);
+                check(server.process.waitFor(2, TimeUnit.SECONDS), "still running 2 s after SIGTERM");
+            }
+            check(Files.readString(log).equals(expected.toString()), "lines.log holds:\n" + Files.readString(log));
+        }
+    }
+
+    static void exerciseWho() throws Exception {
+        Path dir = exercise("04-who", List.of("ChatRoom", "ChatService"));
+        try (Server server = Server.startIn(dir, "--chat", "0")) {
+            int port = server.port("chat");
+            Socket alice = chatMember(port, "alice");
+            Socket bob = chatMember(port, "bob");
+            send(bob, "/who\n");
+            expect(bob, "In the room: alice, bob\r\n");
+            send(bob, "hi\n");
+            expect(alice, "<bob> hi\r\n"); // and not the /who before it
+        }
+    }
+
+    static void exerciseReactors() throws Exception {
+        Path dir = exercise("05-reactors", List.of("main()", "SelectorReactor", "SocketAcceptor", "listen()"));
+        int cores = Runtime.getRuntime().availableProcessors();
+        try (Server server = Server.startIn(dir, "--chat", "0")) {
+            Set<String> threads = new LinkedHashSet<>();
+            try (var tasks = Files.list(proc(server.pid() + "/task"))) {
+                for (Path task : tasks.toList()) {
+                    threads.add(Files.readString(task.resolve("comm")).trim());
+                }
+            }
+            for (int i = 1; i <= cores; i++) {
+                check(threads.contains("reactor-" + i), "no thread reactor-" + i + " among " + threads);
+            }
+            List<Thread> clients = new ArrayList<>();
+            AtomicLong right = new AtomicLong();
+            for (int i = 0; i < 40; i++) {
+                byte[] message = lines(new Random(i), 200_000, 1, 100);
+                clients.add(daemon(() -> {
+                    if (Arrays.equals(message, roundTrip(server.port, message))) {
+                        right.incrementAndGet();
+                    }
+                }));
+            }
+            for (Thread t : clients) {
+                t.join(20_000);
+            }
+            check(right.get() == 40, right.get() + " of 40 clients got their echo whole");
+            Socket member = chatMember(server.port("chat"), "alice"); // the chat still on the accepting reactor
+            List<Socket> open = new ArrayList<>();
+            for (int i = 0; i < 50; i++) {
+                open.add(connect(server.port));
+            }
+            assertBytes(bytes("last\n"), roundTrip(open.get(49), bytes("last\n")), "the 50th open connection");
+            long start = System.nanoTime();
+            run(List.of("kill", "-TERM", String.valueOf(server.pid())), 5000);
+            check(server.process.waitFor(2, TimeUnit.SECONDS), "still running 2 s after SIGTERM");
+            server.drain();
+            int closed = 0;
+            for (Matcher m = Pattern.compile("stopped: closed (\\d+) connection").matcher(server.log()); m.find(); ) {
+                closed += Integer.parseInt(m.group(1));
+            }
+            check(closed == 51, "the reactors closed " + closed + " connections, not 51:\n" + server.tail(cores + 2));
+            System.out.printf("     (%d reactors serve; exited %.2f s after SIGTERM)%n", cores,
+                    (System.nanoTime() - start) / 1e9);
+            closeAll(open);
+            member.close();
+        }
+    }
+
+    static void serviceNames() throws Exception {
+        Path database = Files.createTempFile("services", "");
+        Files.writeString(database, String.join("\n", "# a services database", "echo\t\t7/tcp",
+                "echo\t\t7/udp", "qotd\t\t17/tcp\t\tquote\t# the quote of the day", "ssh\t\t22/tcp",
+                "http\t\t80/tcp\t\twww", "bogus\t\t99999/tcp", "alt\t\t8000/tcp", ""));
+        List<String> command = List.of(java, "-Dservices.database=" + database, "exercises/ServiceNames.java");
+        Result some = run(concat(command, List.of("5", "80")), 30_000);
+        check(some.status == 0 && some.stdout.equals("7/tcp echo\n7/udp echo\n17/tcp qotd quote\n22/tcp ssh\n"
+                + "80/tcp http www\n"), "5 to 80: " + some.status + "\n" + some.stdout + some.stderr);
+        Result defaults = run(command, 30_000);
+        check(defaults.stdout.equals("7/tcp echo\n7/udp echo\n17/tcp qotd quote\n22/tcp ssh\n80/tcp http www\n"),
+                "the default range, 1 to 1023: " + defaults.stdout);
+        Result high = run(concat(command, List.of("1024")), 30_000);
+        check(high.status == 0 && high.stdout.isEmpty(), "1024 alone: " + high.stdout + high.stderr);
+        for (List<String> bad : List.of(List.of("-1"), List.of("65536"), List.of("80", "7"), List.of("x"),
+                List.of("1", "2", "3"), List.of("٣"))) {
+            Result r = run(concat(command, bad), 30_000);
+            check(r.status == 2 && r.stderr.startsWith("service-names: ") && !r.stderr.contains("Exception"),
+                    bad + ": exit status " + r.status + ", " + r.stderr);
+        }
+        Result none = run(List.of(java, "-Dservices.database=/nonexistent/services", "exercises/ServiceNames.java"),
+                30_000);
+        check(none.status == 1 && none.stderr.equals("service-names: no services database here"
+                + " (/nonexistent/services does not exist)\n"), "no database: " + none.status + " " + none.stderr);
+        Files.delete(database);
+    }
+
     // ================================================================ the lesson
 
     static void sourceLauncher() throws Exception {
@@ -2145,7 +2340,7 @@ public final class EchoTests {
 
     /**
      * The measures the lesson is held to: both files short, no line over 120 characters; in the
-     * server, Part I (the patterns) within the first 680 lines, its classes each a role class, a
+     * server, Part I (the patterns) within the first 690 lines, its classes each a role class, a
      * role's interface or a small value, none over 220 lines, at most 12 of its code lines about
      * the trace; in both files, the JDK's channel types only inside a wrapper facade or the reactor.
      */
@@ -2163,7 +2358,7 @@ public final class EchoTests {
         while (partOneEnd > 0 && server.get(partOneEnd - 1).isBlank()) {
             partOneEnd--;
         }
-        expect(problems, partTwo >= 0 && partOneEnd <= 680, "Part I ends at line " + partOneEnd + ", after line 680");
+        expect(problems, partTwo >= 0 && partOneEnd <= 690, "Part I ends at line " + partOneEnd + ", after line 690");
         int traced = 0;
         boolean inComment = false;
         for (int i = 0; i < partTwo; i++) {
@@ -2261,6 +2456,55 @@ public final class EchoTests {
     }
 
     /** The lines [first, last] of a declaration: its annotation (if directly above) to its closing brace. */
+    /**
+     * The Mermaid diagrams in PATTERNS.md: every class they name is a type in one of the two programs or a JDK channel
+     * type; every class with a role annotation in either program is in a diagram; one diagram is a sequence diagram.
+     */
+    static void diagrams() throws Exception {
+        String patterns = Files.readString(root.resolve("PATTERNS.md"));
+        String code = Files.readString(root.resolve("EchoServer.java")) + Files.readString(root.resolve("EchoClient.java"));
+        Set<String> named = new LinkedHashSet<>();
+        int blocks = 0;
+        boolean sequence = false;
+        for (Matcher block = Pattern.compile("(?s)```mermaid\n(.*?)```").matcher(patterns); block.find(); ) {
+            blocks++;
+            sequence |= block.group(1).startsWith("sequenceDiagram");
+            for (String line : block.group(1).split("\n")) {
+                Matcher m = Pattern.compile("^\\s*(?:class (\\w+)|participant (\\w+)"
+                        + "|(\\w+) (?:<\\|\\.\\.|-->|\\.\\.>|o--) (\\w+)"
+                        + "|(\\w+)-[->]+(\\w+):)").matcher(line);
+                if (m.find()) {
+                    for (int g = 1; g <= m.groupCount(); g++) {
+                        if (m.group(g) != null) {
+                            named.add(m.group(g));
+                        }
+                    }
+                }
+            }
+        }
+        check(blocks >= 4 && sequence, "PATTERNS.md has " + blocks + " Mermaid diagrams" + (sequence ? "" : ", no sequence"));
+        List<String> missing = new ArrayList<>();
+        for (String name : named) {
+            boolean ours = Pattern.compile("\\b(class|interface|record) " + name + "\\b").matcher(code).find();
+            boolean jdk;
+            try {
+                Class.forName("java.nio.channels." + name);
+                jdk = true;
+            } catch (ClassNotFoundException e) {
+                jdk = false;
+            }
+            if (!ours && !jdk) {
+                missing.add(name);
+            }
+        }
+        check(missing.isEmpty(), "the diagrams name classes that do not exist: " + missing);
+        Set<String> roleClasses = new LinkedHashSet<>();
+        ROLES.values().forEach(roleClasses::addAll);
+        CLIENT_ROLES.values().forEach(roleClasses::addAll);
+        List<String> undrawn = roleClasses.stream().filter(c -> !named.contains(c)).toList();
+        check(undrawn.isEmpty(), "role classes in no diagram: " + undrawn);
+    }
+
     static int[] locate(List<String> source, String name) {
         String type = null;
         String member = name;
@@ -2278,8 +2522,11 @@ public final class EchoTests {
             searchFrom = range[0] - 1;
             searchTo = range[1];
         }
+        // a method: its name and "(" on a line that opens its body, or on a declaration that goes on to the next line
         Pattern declaration = member.endsWith("()")
-                ? Pattern.compile("^\\s+(?:[\\w<>\\[\\],@]+\\s+)*" + Pattern.quote(member.substring(0, member.length() - 2)) + "\\(.*\\{.*$")
+                ? Pattern.compile("^\\s+(?:(?:[\\w<>\\[\\],@]+\\s+)*" + Pattern.quote(member.substring(0, member.length() - 2))
+                        + "\\(.*\\{.*|(?:[\\w<>\\[\\],@]+\\s+)+" + Pattern.quote(member.substring(0, member.length() - 2))
+                        + "\\([^;{]*,)$")
                 : Pattern.compile("^\\s+(?:\\w+\\s+)*(?:class|interface|record|@interface)\\s+" + Pattern.quote(member) + "\\b.*\\{.*$");
         for (int i = searchFrom; i < searchTo; i++) {
             if (declaration.matcher(source.get(i)).find()) {
@@ -2341,7 +2588,11 @@ public final class EchoTests {
 
         /** With readLog false nobody reads the server's standard error: a stalled log. */
         private Server(List<String> command, boolean readLog) throws Exception {
-            ProcessBuilder builder = new ProcessBuilder(command).directory(root.toFile());
+            this(command, readLog, root);
+        }
+
+        private Server(List<String> command, boolean readLog, Path directory) throws Exception {
+            ProcessBuilder builder = new ProcessBuilder(command).directory(directory.toFile());
             builder.environment().put("LC_ALL", "C.UTF-8");
             process = builder.start();
             resources.add(this);
@@ -2363,6 +2614,14 @@ public final class EchoTests {
             List<String> command = new ArrayList<>(List.of(java, "-cp", classes.toString(), "EchoServer", "--port", "0"));
             command.addAll(List.of(args)); // a later --port wins
             return new Server(command);
+        }
+
+        /** A server compiled from an exercise's patched copy, run in that copy's directory. */
+        static Server startIn(Path dir, String... args) throws Exception {
+            List<String> command = new ArrayList<>(List.of(java, "-cp", dir.resolve("classes").toString(), "EchoServer",
+                    "--port", "0"));
+            command.addAll(List.of(args));
+            return new Server(command, true, dir);
         }
 
         static Server startFromSource() throws Exception {
