@@ -410,9 +410,9 @@ public final class EchoServer {
             return -1;
         }
 
-        /** The bytes [from, to) go to the service as one value. What it writes to others, this connection sent. */
+        /** The bytes [from, to) go to the service as one value, unless it is closing (as Twisted's LineReceiver). */
         private void deliver(ByteBuffer in, int from, int to) {
-            if (to > from && !closed) {
+            if (to > from && !closed && !closing) { // what the service writes to others, this connection sent
                 ByteBuffer lines = in.slice(from, to - from);
                 Log.lines(stream.peer(), lines);
                 limits.sending(this);
