@@ -2455,7 +2455,6 @@ public final class EchoTests {
         }
     }
 
-    /** The lines [first, last] of a declaration: its annotation (if directly above) to its closing brace. */
     /**
      * The Mermaid diagrams in PATTERNS.md: every class they name is a type in one of the two programs or a JDK channel
      * type; every class with a role annotation in either program is in a diagram; one diagram is a sequence diagram.
@@ -2505,6 +2504,7 @@ public final class EchoTests {
         check(undrawn.isEmpty(), "role classes in no diagram: " + undrawn);
     }
 
+    /** The lines [first, last] of a declaration: its annotation (if directly above) to its closing brace. */
     static int[] locate(List<String> source, String name) {
         String type = null;
         String member = name;
