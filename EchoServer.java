@@ -412,7 +412,7 @@ public final class EchoServer {
 
         /** The bytes [from, to) go to the service as one value, unless it is closing (as Twisted's LineReceiver). */
         private void deliver(ByteBuffer in, int from, int to) {
-            if (to > from && !closed && !closing) { // what the service writes to others, this connection sent
+            if (to > from && !closed && !closing) { // writes to other connections now are this one's: see Limits
                 ByteBuffer lines = in.slice(from, to - from);
                 Log.lines(stream.peer(), lines);
                 limits.sending(this);
@@ -441,7 +441,7 @@ public final class EchoServer {
                 if (bytes.hasRemaining()) {
                     if (Trace.on) Trace.say(toString(), "queues " + bytes.remaining() + " bytes");
                     unsent.add(bytes); // a copy: the caller's buffer is reused
-                    String tooMuch = limits.queued(this, unsent.bytes()); // and its sender waits for it (Part II)
+                    String tooMuch = limits.queued(this, unsent.bytes()); // too much? (a chat sender waits: Part II)
                     if (tooMuch != null) close(tooMuch);
                     else updateInterest(); // another connection may be writing to us: OP_WRITE on now
                 }
@@ -500,7 +500,8 @@ public final class EchoServer {
 
     /**
      * A service handler's hooks, as in Twisted's Protocol and LineReceiver. linesReceived gets all the whole lines
-     * of one read, so that the echo sends them back in one write; the chat takes them one by one (lineReceived).
+     * of one read, so that the echo sends them back in one write; a service that wants them one by one overrides
+     * lineReceived instead (the chat takes the whole read too: one message to each member).
      */
     interface Service {
         default void connectionMade(Transport transport) { }
@@ -706,7 +707,7 @@ public final class EchoServer {
         private final Set<Connection> paused = new HashSet<>(); // not reading while the budget is spent
         private final Map<Connection, Set<Connection>> waitedOn = new HashMap<>(); // recipient -> senders waiting
         private final Map<Connection, Integer> waitsFor = new HashMap<>(); // sender -> recipients it waits for
-        private Connection sender; // whose lines the services are handling now: what they write to others is its
+        private Connection sender; // whose lines the services handle now: what they write to others, it sent
         private long buffered;
         private boolean pressure;             // over the budget, until back under three quarters of it
         private boolean warned, idleCheckDue;
@@ -987,6 +988,8 @@ public final class EchoServer {
                 InetSocketAddress bound = new SocketAcceptor(reactor, limits, service, given).open(address, family);
                 port = bound.getPort(); // with port 0, the next address takes the same one
                 where.add(host == null ? "*:" + port + " (all interfaces)" : Log.format(bound));
+            } catch (RuntimeException e) { // the factory's startFactory failed (a file it could not open, say)
+                throw fail("cannot start the " + service + " service: " + Log.reason(e));
             } catch (IOException e) { // a port in use; or one we may not take, or an address not on this host
                 boolean inUse = e instanceof BindException && port >= 1024 && isLocal(host);
                 if (inUse) throw fail("port " + port + " is already in use");

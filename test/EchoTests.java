@@ -2131,7 +2131,7 @@ public final class EchoTests {
             expect(b, "Welcome! There are currently 2 open connections.\n");
             assertBytes(bytes("hello\n"), roundTrip(a, bytes("hello\n")), "the counting echo's echo");
             a.close();
-            server.awaitLog("(1 open)", 5000);
+            server.awaitLog("closed (1 open)", 5000);
             Socket c = connect(server.port);
             expect(c, "Welcome! There are currently 2 open connections.\n");
         }
@@ -2166,6 +2166,14 @@ public final class EchoTests {
             }
             check(Files.readString(log).equals(expected.toString()), "lines.log holds:\n" + Files.readString(log));
         }
+        Path blocked = Files.createTempDirectory("blocked"); // where lines.log cannot be opened: one line, exit 1
+        Files.createDirectory(blocked.resolve("lines.log"));
+        Process p = new ProcessBuilder(java, "-cp", dir.resolve("classes").toString(), "EchoServer", "--port", "0")
+                .directory(blocked.toFile()).redirectErrorStream(true).start();
+        check(p.waitFor(20, TimeUnit.SECONDS), "a server whose log file cannot be opened did not end");
+        String said = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        check(p.exitValue() == 1 && said.contains("echo-server: cannot start the echo service: ")
+                && !said.contains("\tat "), "exit status " + p.exitValue() + ":\n" + said);
     }
 
     static void exerciseWho() throws Exception {
