@@ -226,6 +226,7 @@ public final class EchoTests {
         t.add(new Test("chat: a member closed while its lines are handled takes no name with it", EchoTests::chatClosedMemberTakesNoName));
         t.add(new Test("chat: 98304 lines to 100 members: the echo and the quote answer within a second", EchoTests::chatFloodLoopFree));
         t.add(new Test("chat: a sender whose lines grow on the way out goes at 50 readers' pace, none cut off", () -> inSmallBuffers("chat-amplification")));
+        t.add(new Test("chat: --trace into a stalled standard error, -Xmx64m, a flood of lines: the heap holds", EchoTests::chatStalledTrace));
         // the client
         t.add(new Test("client: message mode prints the reply and exits 0", EchoTests::clientMessage));
         t.add(new Test("client: non-ASCII arguments round-trip exactly", EchoTests::clientUtf8));
@@ -1512,6 +1513,43 @@ public final class EchoTests {
             expect(t, "Welcome, Zoë-O'Brien_2.0!\r\n");
             send(t, "Straße\n");
             expect(alice, "<Zoë-O'Brien_2.0> Straße\r\n");
+        }
+    }
+
+    /** Attack 3: the trace, with nobody reading it, cannot pin the heap: the log queue is bounded in characters. */
+    static void chatStalledTrace() throws Exception {
+        List<String> command = List.of(java, "-Xmx64m", "-cp", classes.toString(), "EchoServer", "--port", "0",
+                "--trace", "--chat", "0");
+        try (Server server = new Server(command, false)) {
+            int port = server.port("chat");
+            Socket a = chatMember(port, "n".repeat(32));
+            Socket b = chatMember(port, "b");
+            AtomicLong heard = new AtomicLong();
+            daemon(() -> {
+                byte[] buffer = new byte[65536];
+                for (int n; (n = b.getInputStream().read(buffer)) > 0; ) {
+                    heard.addAndGet(n);
+                }
+            });
+            int lines = 200_000, small = 20_000; // then lines one by one: a read, and its trace lines, each
+            send(a, "\n".repeat(10_000) + "x\n".repeat(lines));
+            for (int i = 0; i < small; i++) {
+                send(a, "x\n");
+            }
+            long expected = (long) (lines + small) * ("<" + "n".repeat(32) + "> x\r\n").length();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
+            while (heard.get() < expected && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            check(heard.get() == expected, "b heard " + heard.get() + " of " + expected + " bytes");
+            promptEcho(server, "a flood traced into a stalled standard error");
+            long start = System.nanoTime();
+            chatMember(port, "late").close();
+            long millis = (System.nanoTime() - start) / 1_000_000;
+            check(millis < 1000, "a new member waited " + millis + " ms");
+            server.readLog();
+            server.awaitLog("closed (2 open)", 10_000); // the late member's close: the log has caught up
+            check(!server.log().contains("OutOfMemoryError"), "out of memory:\n" + server.tail(5));
         }
     }
 
