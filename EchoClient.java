@@ -623,7 +623,7 @@ public final class EchoClient {
                     require(valued || option.length == 1, option[0] + " takes no value");
                     String value = !valued ? null : option.length == 2 ? option[1] : args[++i];
                     switch (option[0]) {
-                        case "--host" -> o.host = value;
+                        case "--host" -> o.host = host(value);
                         case "--port" -> o.port = (int) number("--port", value, 1, 65535);
                         case "--timeout" -> o.timeoutSeconds = (int) number("--timeout", value, 1, 86400);
                         case "--trace" -> Trace.on = true;
@@ -647,6 +647,11 @@ public final class EchoClient {
             }
             o.message = words.isEmpty() ? null : String.join(" ", words);
             return o;
+        }
+
+        private static String host(String text) {
+            require(!text.isBlank(), "invalid value '" + text + "' for --host: expected an address or a host name");
+            return text;
         }
 
         /** ASCII digits only, within the bounds. */

@@ -440,8 +440,9 @@ public final class EchoServer {
                 if (unsent.isEmpty() && stream.write(bytes) > 0) lastActive = System.nanoTime(); // write first
                 if (bytes.hasRemaining()) {
                     if (Trace.on) Trace.say(toString(), "queues " + bytes.remaining() + " bytes");
+                    int before = unsent.bytes();
                     unsent.add(bytes); // a copy: the caller's buffer is reused
-                    String tooMuch = limits.queued(this, unsent.bytes()); // too much? (a chat sender waits: Part II)
+                    String tooMuch = limits.queued(this, before, unsent.bytes()); // too much? a chat sender waits
                     if (tooMuch != null) close(tooMuch);
                     else updateInterest(); // another connection may be writing to us: OP_WRITE on now
                 }
@@ -598,7 +599,7 @@ public final class EchoServer {
             if (name != null) room.leave(name);
         }
 
-        @Override public int readSize() { return 4 * 1024; } // a read of short lines is a long message to each
+        @Override public int readSize() { return 1024; } // a read of short lines is a long message to each member
 
         /** A line the server sends: the text and "\r\n", as Twisted's sendLine does. */
         private static ByteBuffer line(String text) { return utf8(text + "\r\n"); }
@@ -693,7 +694,7 @@ public final class EchoServer {
         static final int READ_SIZE = 64 * 1024; // a read's room; as much again in front, for a held line start
         static final int SMALL_READ = 4 * 1024; // a read's room while the budget is spent
         static final int BUFFER_OVERHEAD = 64;  // a buffer's heap beyond its bytes: headers, the queue's slot
-        static final int MAX_UNSENT = 1 << 20;  // pausing input cannot slow what others write to a chat member
+        static final int MAX_UNSENT = 1 << 20;  // the most of its own output a connection may have queued
         static final int MIN_SHARE = 32 * 1024; // under pressure, a recipient's least share of the budget
         static final long STALL_MILLIS = 2000;  // others wait this long for a connection to read: it is not reading
         static final int IDLE_CHECKS = 8; // scans per idle timeout (as Redis's clientsCron runs on a tick)
@@ -752,18 +753,22 @@ public final class EchoServer {
         void sending(Connection c) { sender = c; }
 
         /**
-         * Output was queued for c. Too much is a reason to close it: the most a paused echo client can have unsent,
-         * and normally at least 1 MiB (for a chat member); under pressure, what others send it is held to its share
-         * of the budget. Queued for another than its sender, the sender waits until it has gone out.
+         * Output was queued for c: unsent bytes, before were queued already. Of its own output, c may hold what a
+         * paused echo client can, and normally at least 1 MiB; more is a reason to close it. What others sent it is
+         * bounded otherwise: each sender waits until it has gone out, a reader that takes nothing for a while goes,
+         * and under pressure one already behind by its share of the budget goes (however big one message is).
          */
-        String queued(Connection c, int unsent) {
-            boolean fromOther = sender != null && sender != c;
+        String queued(Connection c, int before, int unsent) {
+            if (sender != null && sender != c) {
+                long share = Math.max(MIN_SHARE, budget / open.size());
+                if (pressure && before > share) return "more than its share of the memory budget unsent (" + share
+                        + " bytes): the peer is not reading";
+                waitFor(c);
+                return null;
+            }
             long pausedEcho = Connection.HIGH_WATER + READ_SIZE + maxLine;
-            long limit = !pressure ? Math.max(pausedEcho, MAX_UNSENT)
-                    : fromOther ? Math.min(pausedEcho, Math.max(MIN_SHARE, budget / open.size())) : pausedEcho;
-            if (unsent > limit) return "more than " + limit + " bytes unsent: the peer is not reading";
-            if (fromOther) waitFor(c);
-            return null;
+            long limit = pressure ? pausedEcho : Math.max(pausedEcho, MAX_UNSENT);
+            return unsent > limit ? "more than " + limit + " bytes unsent: the peer is not reading" : null;
         }
 
         /** The sender stops reading until c has sent what it queued; if c takes nothing for a while, c goes. */
@@ -905,8 +910,11 @@ public final class EchoServer {
     /** The chat's text rules (SPEC): a name is short, of one script, compared folded; a message is printable. */
     static final class Chat {
         static final int MAX_NAME = 32; // characters (IRC's nicknames: 30 or so)
-        static final Pattern NAME = Pattern.compile("[\\p{L}\\p{N}]([\\p{L}\\p{M}\\p{N}_.'-]*[\\p{L}\\p{M}\\p{N}])?");
-        static final Pattern UNPRINTABLE = Pattern.compile("[" + Log.CONTROLS + "]"); // tab stays
+        static final Pattern NAME = Pattern.compile( // a letter or a digit first and last
+                "[\\p{L}\\p{Nd}]([\\p{L}\\p{M}\\p{Nd}_.'-]*[\\p{L}\\p{M}\\p{Nd}])?");
+        static final Pattern STACKED = Pattern.compile("\\p{M}{3}"); // three marks on one letter hide what it is
+        // and what shows nothing or hides text (zero-width spaces, tags, ...), but the joiners scripts need
+        static final Pattern UNPRINTABLE = Pattern.compile("[" + Log.CONTROLS + "]|[\\p{Cf}&&[^\\u200c\\u200d]]");
 
         /** A received line as text: UTF-8 (a byte that is not becomes U+FFFD), no terminator, nothing unprintable. */
         static String text(ByteBuffer line) {
@@ -914,17 +922,22 @@ public final class EchoServer {
             return UNPRINTABLE.matcher(text).replaceAll("\ufffd");
         }
 
-        /** What a member typed as a name: trimmed, composed (NFC: "A" and a combining ring are "Å"). */
-        static String name(String typed) { return Normalizer.normalize(typed.strip(), Normalizer.Form.NFC); }
+        /** What a member typed as a name: trimmed, composed (NFKC: "A" and a ring are "Å", a fullwidth "ａ" is "a"). */
+        static String name(String typed) { return Normalizer.normalize(typed.strip(), Normalizer.Form.NFKC); }
 
-        /** Names are compared case-folded, as IRC compares nicknames: "Alice" is "alice". */
-        static String key(String name) { return name.toUpperCase(Locale.ROOT).toLowerCase(Locale.ROOT); }
+        /** Names are compared case-folded, as IRC compares nicknames ("Alice" is "alice"), and without their marks. */
+        static String key(String name) {
+            String bare = Normalizer.normalize(name, Normalizer.Form.NFKD).replaceAll("\\p{M}", ""); // "ali̇ce": alice
+            return bare.toUpperCase(Locale.ROOT).toLowerCase(Locale.ROOT);
+        }
 
         /** The rule a name breaks, or null. One script: a Cyrillic "а" cannot pass for a Latin "a". */
         static String refuse(String name) {
             int length = name.codePointCount(0, name.length());
             if (length > MAX_NAME) return "Names are at most " + MAX_NAME + " characters";
-            if (!NAME.matcher(name).matches()) return "Names are letters and digits, with - _ . ' between them";
+            if (!NAME.matcher(name).matches() || STACKED.matcher(name).find()) {
+                return "Names are letters and digits, with - _ . ' between them";
+            }
             long scripts = name.codePoints().mapToObj(Character.UnicodeScript::of)
                     .filter(s -> s != Character.UnicodeScript.COMMON && s != Character.UnicodeScript.INHERITED)
                     .distinct().count();

@@ -227,6 +227,10 @@ public final class EchoTests {
         t.add(new Test("chat: 98304 lines to 100 members: the echo and the quote answer within a second", EchoTests::chatFloodLoopFree));
         t.add(new Test("chat: a sender whose lines grow on the way out goes at 50 readers' pace, none cut off", () -> inSmallBuffers("chat-amplification")));
         t.add(new Test("chat: --trace into a stalled standard error, -Xmx64m, a flood of lines: the heap holds", EchoTests::chatStalledTrace));
+        t.add(new Test("chat: look-alike names (fullwidth, mathematical, marks, invisible joiners) are taken names", EchoTests::chatLookAlikes));
+        t.add(new Test("chat: invisible format characters are replaced too", EchoTests::chatInvisibles));
+        t.add(new Test("chat: six new members paste at once, names of 4-byte letters: no reader cut off", () -> inSmallBuffers("chat-many-pastes")));
+        t.add(new Test("chat: a reader on a slow, steady link (100 KB/s) gets a paste whole", () -> inSmallBuffers("chat-slow-link")));
         // the client
         t.add(new Test("client: message mode prints the reply and exits 0", EchoTests::clientMessage));
         t.add(new Test("client: non-ASCII arguments round-trip exactly", EchoTests::clientUtf8));
@@ -719,6 +723,8 @@ public final class EchoTests {
                 case "one-byte-lines" -> smallHeapOneByteLines();
                 case "chat-fan-out" -> chatFanOut();
                 case "chat-amplification" -> chatAmplification();
+                case "chat-many-pastes" -> chatManyPastes();
+                case "chat-slow-link" -> chatSlowLink();
                 default -> throw new AssertionError("no attack named " + name);
             }
             return 0;
@@ -1496,10 +1502,10 @@ public final class EchoTests {
             String[][] tries = {
                 {"alice ", taken}, {"  Alice", taken}, {"alice\u200b", chars},
                 {"\u0430lice", script}, {"<alice>", chars}, {"a\u0000b", chars}, {"al\u202eice", chars},
-                {"a".repeat(33), tooLong}, {"-alice", chars}, {"Ålice", null}};
+                {"a".repeat(33), tooLong}, {"-alice", chars}, {"Bjørn", null}};
             for (String[] attempt : tries) {
                 send(s, attempt[0] + "\n");
-                expect(s, attempt[1] == null ? "Welcome, Ålice!\r\n" : attempt[1]);
+                expect(s, attempt[1] == null ? "Welcome, Bjørn!\r\n" : attempt[1]);
             }
             send(alice, "hi\n");
             expect(s, "<alice> hi\r\n");
@@ -1507,12 +1513,110 @@ public final class EchoTests {
             expect(t, "What's your name?\r\n");
             send(t, "   \n");
             expect(t, "What's your name?\r\n"); // only spaces: no name at all
-            send(t, "A\u030alice\n");             // Å as A and a combining ring: the same name after NFC
+            send(t, "A\u030alice\n");             // Å, as A and a combining ring: alice, compared without marks
             expect(t, taken);
             send(t, "Zoë-O'Brien_2.0\n");
             expect(t, "Welcome, Zoë-O'Brien_2.0!\r\n");
             send(t, "Straße\n");
             expect(alice, "<Zoë-O'Brien_2.0> Straße\r\n");
+        }
+    }
+
+    /** A name of 32 Gothic letters, 4 bytes each in UTF-8: the longest prefix a message line can get. */
+    static String gothicName(int i) {
+        StringBuilder name = new StringBuilder();
+        for (int k = 0; k < 32; k++) {
+            name.appendCodePoint(0x10330 + (k + i) % 17); // Gothic letters; U+10341 is a number
+        }
+        return name.toString();
+    }
+
+    /** Six fresh members, each its name and 1980 lines of one byte in one packet: six big messages at once. */
+    static void chatManyPastes() throws Exception {
+        try (Server server = Server.start("--chat", "0", "--quiet")) {
+            int port = server.port("chat");
+            int readers = 3, pasters = 6, lines = 1980;
+            List<Socket> honest = new ArrayList<>();
+            for (int i = 0; i < readers; i++) {
+                Socket r = chatMember(port, "honest" + i);
+                r.setSoTimeout(30_000);
+                honest.add(r);
+            }
+            long expected = 0;
+            List<Socket> attackers = new ArrayList<>();
+            List<byte[]> packets = new ArrayList<>();
+            for (int i = 0; i < pasters; i++) {
+                Socket a = connect(port);
+                expect(a, "What's your name?\r\n");
+                attackers.add(a);
+                ByteArrayOutputStream packet = new ByteArrayOutputStream();
+                packet.write(bytes(gothicName(i) + "\n"));
+                for (int k = 0; k < lines; k++) {
+                    packet.write(new byte[] {(byte) 0xff, '\n'});
+                }
+                packets.add(packet.toByteArray());
+                expected += (long) lines * bytes("<" + gothicName(i) + "> \ufffd\r\n").length;
+            }
+            List<Thread> reading = new ArrayList<>();
+            List<String> outcome = Collections.synchronizedList(new ArrayList<>());
+            for (Socket r : honest) {
+                long want = expected;
+                reading.add(daemon(() -> {
+                    long got = 0;
+                    byte[] buffer = new byte[65536];
+                    try {
+                        for (int n; got < want && (n = r.getInputStream().read(buffer)) > 0; ) {
+                            got += n;
+                        }
+                    } catch (IOException e) {
+                        // reported below with what arrived
+                    }
+                    outcome.add(got == want ? "whole" : "cut off after " + got + " of " + want + " bytes");
+                }));
+            }
+            for (int i = 0; i < pasters; i++) {
+                Socket a = attackers.get(i);
+                daemon(() -> a.getInputStream().transferTo(OutputStream.nullOutputStream())); // they read too
+                a.getOutputStream().write(packets.get(i));
+            }
+            for (Thread t : reading) {
+                t.join(35_000);
+            }
+            check(outcome.equals(List.of("whole", "whole", "whole")), "the readers: " + outcome);
+        }
+    }
+
+    /** A member reading 10 KB every 100 ms, steadily, while a member with the longest prefix pastes 4 KiB of lines. */
+    static void chatSlowLink() throws Exception {
+        try (Server server = Server.start("--chat", "0", "--quiet")) {
+            int port = server.port("chat");
+            Socket slow = new Socket();
+            resources.add(slow);
+            slow.setReceiveBufferSize(16 * 1024);
+            slow.connect(new InetSocketAddress(LOOPBACK, port), 5000);
+            slow.setSoTimeout(30_000);
+            expect(slow, "What's your name?\r\n");
+            send(slow, "slow\n");
+            expect(slow, "Welcome, slow!\r\n");
+            Socket paster = chatMember(port, gothicName(0));
+            int lines = 2048;
+            byte[] paste = new byte[2 * lines];
+            for (int k = 0; k < paste.length; k += 2) {
+                paste[k] = (byte) 0xff;
+                paste[k + 1] = '\n';
+            }
+            long want = (long) lines * bytes("<" + gothicName(0) + "> \ufffd\r\n").length;
+            paster.getOutputStream().write(paste);
+            long got = 0;
+            byte[] buffer = new byte[10_000];
+            try {
+                for (int n; got < want && (n = slow.getInputStream().read(buffer)) > 0; Thread.sleep(100)) {
+                    got += n;
+                }
+            } catch (IOException e) {
+                // reported below
+            }
+            check(got == want, "the slow reader got " + got + " of " + want + " bytes");
         }
     }
 
@@ -1550,6 +1654,40 @@ public final class EchoTests {
             server.readLog();
             server.awaitLog("closed (2 open)", 10_000); // the late member's close: the log has caught up
             check(!server.log().contains("OutOfMemoryError"), "out of memory:\n" + server.tail(5));
+        }
+    }
+
+    /** Names that look like "alice" or "bob1" on a screen are the same names. */
+    static void chatLookAlikes() throws Exception {
+        try (Server server = Server.start("--chat", "0")) {
+            int port = server.port("chat");
+            chatMember(port, "alice");
+            chatMember(port, "bob1");
+            Socket s = connect(port);
+            expect(s, "What's your name?\r\n");
+            String taken = "Name taken, please choose another.\r\n";
+            String chars = "Names are letters and digits, with - _ . ' between them, please choose another.\r\n";
+            String[][] tries = {
+                {"\uff41lice", taken}, {"\ud835\udc1a\ud835\udc25\ud835\udc22\ud835\udc1c\ud835\udc1e", taken},
+                {"ali\u0307ce", taken}, {"ali\u034fce", taken}, {"alic\ufe0fe", taken}, {"bob\ud835\udff7", taken},
+                {"bob\uff11", taken}, {"a\u0301\u0301\u0301lice", taken}, {"x\u0301\u0301\u0301yz", chars},
+                {"\ufdfa", chars}};
+            for (String[] attempt : tries) {
+                send(s, attempt[0] + "\n");
+                expect(s, attempt[1]);
+            }
+        }
+    }
+
+    /** Characters that show nothing, or join or hide text, do not reach another member as they are. */
+    static void chatInvisibles() throws Exception {
+        try (Server server = Server.start("--chat", "0")) {
+            int port = server.port("chat");
+            Socket a = chatMember(port, "a");
+            Socket b = chatMember(port, "b");
+            send(a, "x\u200by\u2060z\ufeffw\u00adv\ufff9u\udb40\udc01t\u206as\n");
+            String r = "\ufffd";
+            expect(b, "<a> x" + r + "y" + r + "z" + r + "w" + r + "v" + r + "u" + r + "t" + r + "s\r\n");
         }
     }
 
@@ -2049,7 +2187,7 @@ public final class EchoTests {
         check(r.status == 0 && r.stdout.equals("same\n") && r.stderr.isEmpty(), r.status + " " + r.stdout + r.stderr);
         Result help = run(client("-h"), 20_000);
         check(help.status == 0 && help.stdout.startsWith("usage: java EchoClient.java"), "-h: " + help.stdout);
-        for (String bad : List.of("--timeout=0", "--timeout=abc", "--trace=yes", "--port=")) {
+        for (String bad : List.of("--timeout=0", "--timeout=abc", "--trace=yes", "--port=", "--host=")) {
             Result b = run(client(bad, "x"), 20_000);
             check(b.status == 2 && b.stderr.startsWith("echo-client: ") && !b.stderr.contains("Exception"),
                     bad + ": exit status " + b.status + ", " + b.stderr);
