@@ -289,8 +289,8 @@ public final class EchoClient {
 
         /** --timeout: nothing came or went for that long (nc -w): the server is not answering; give up. */
         private void giveUpWhenSilent(long millis) {
-            long silent = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastActive);
             if (closed) return;
+            long silent = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastActive);
             if (silent < millis) reactor.schedule(millis - silent, () -> giveUpWhenSilent(millis));
             else close("nothing from the server for " + millis / 1000 + " s: giving up");
         }

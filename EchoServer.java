@@ -343,7 +343,7 @@ public final class EchoServer {
             lastActive = System.nanoTime();
             try {
                 if (ready.write()) unsent.writeTo(stream);
-                if (ready.read()) readInput();
+                if (ready.read() && limits.mayRead(this)) readInput(); // else next turn: the loop is busy
             } catch (IOException e) {
                 close(Log.reason(e));
             }
@@ -697,6 +697,8 @@ public final class EchoServer {
         static final int MAX_UNSENT = 1 << 20;  // the most of its own output a connection may have queued
         static final int MIN_SHARE = 32 * 1024; // under pressure, a recipient's least share of the budget
         static final long STALL_MILLIS = 2000;  // others wait this long for a connection to read: it is not reading
+        static final long HEAVY_NANOS = 1_000_000; // a delivery this long (an echo's takes microseconds) is heavy
+        static final long TURN_NANOS = 50_000_000; // heavy deliveries in one turn, then they wait for the next
         static final int IDLE_CHECKS = 8; // scans per idle timeout (as Redis's clientsCron runs on a tick)
 
         final int maxLine;
@@ -709,6 +711,9 @@ public final class EchoServer {
         private final Map<Connection, Set<Connection>> waitedOn = new HashMap<>(); // recipient -> senders waiting
         private final Map<Connection, Integer> waitsFor = new HashMap<>(); // sender -> recipients it waits for
         private Connection sender; // whose lines the services handle now: what they write to others, it sent
+        private final Set<Connection> heavy = new HashSet<>(); // its last delivery took long: a chat sender, say
+        private long deliveryStart, spentNanos; // delivering in this turn of the loop
+        private boolean turnEnding;
         private long buffered;
         private boolean pressure;             // over the budget, until back under three quarters of it
         private boolean warned, idleCheckDue;
@@ -750,7 +755,29 @@ public final class EchoServer {
         boolean mayHold() { return !pressure; }
 
         /** The connection whose lines are being handled, or null once they are. */
-        void sending(Connection c) { sender = c; }
+        void sending(Connection c) {
+            long now = System.nanoTime();
+            if (c == null) delivered(sender, now - deliveryStart);
+            sender = c;
+            deliveryStart = now;
+        }
+
+        /** A long delivery (a chat message to many members) marks its connection heavy and counts in this turn. */
+        private void delivered(Connection c, long nanos) {
+            if (nanos <= HEAVY_NANOS) {
+                if (!heavy.isEmpty()) heavy.remove(c);
+                return;
+            }
+            heavy.add(c);
+            spentNanos += nanos;
+            if (!turnEnding) { // timers run once every ready handle has been dispatched: at the end of this turn
+                turnEnding = true;
+                reactor.schedule(0, "a new turn", () -> { turnEnding = false; spentNanos = 0; });
+            }
+        }
+
+        /** Heavy connections read while this turn has spent less than TURN_NANOS on them; the rest, next turn. */
+        boolean mayRead(Connection c) { return spentNanos < TURN_NANOS || !heavy.contains(c); }
 
         /**
          * Output was queued for c: unsent bytes, before were queued already. Of its own output, c may hold what a
@@ -838,6 +865,7 @@ public final class EchoServer {
             open.remove(c);
             paused.remove(c); // first: releasing its buffers may resume the paused ones, never this one
             waitsFor.remove(c);
+            heavy.remove(c);
             drained(c);
             release(held);
             unsent.clear();

@@ -2532,7 +2532,7 @@ public final class EchoTests {
         List<String> problems = new ArrayList<>();
         List<String> server = Files.readAllLines(root.resolve("EchoServer.java"));
         List<String> client = Files.readAllLines(root.resolve("EchoClient.java"));
-        expect(problems, server.size() <= 1450, "EchoServer.java has " + server.size() + " lines, more than 1450");
+        expect(problems, server.size() <= 1500, "EchoServer.java has " + server.size() + " lines, more than 1500");
         expect(problems, client.size() <= 720, "EchoClient.java has " + client.size() + " lines, more than 720");
         int partTwo = -1;
         for (int i = 0; i < server.size(); i++) {
