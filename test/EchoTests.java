@@ -2274,21 +2274,29 @@ public final class EchoTests {
             }
             ranges.add(new int[] {first, range[1]});
         }
-        int newLine = 0;
+        // Each hunk is found where it landed in the patched file (git apply allows an offset), by its new side.
+        List<List<String>> hunks = new ArrayList<>();
         for (String line : Files.readAllLines(patch)) {
-            Matcher hunk = Pattern.compile("^@@ -\\d+(?:,\\d+)? \\+(\\d+)(?:,\\d+)? @@").matcher(line);
-            if (hunk.find()) {
-                newLine = Integer.parseInt(hunk.group(1));
-            } else if (line.startsWith("+++") || line.startsWith("---")) {
-                continue;
-            } else if (line.startsWith("+") || line.startsWith("-")) {
-                int at = newLine;
-                boolean inside = line.substring(1).isBlank() || ranges.stream().anyMatch(r -> at >= r[0] && at <= r[1]);
-                check(inside, name + ".patch changes line " + at + " of the patched file, outside " + touches + ": "
-                        + line);
-                newLine += line.startsWith("+") ? 1 : 0;
-            } else if (line.startsWith(" ")) {
-                newLine++;
+            if (line.startsWith("@@")) {
+                hunks.add(new ArrayList<>());
+            } else if (!hunks.isEmpty() && !line.startsWith("+++") && !line.startsWith("---")) {
+                hunks.get(hunks.size() - 1).add(line);
+            }
+        }
+        for (List<String> hunk : hunks) {
+            List<String> newSide = hunk.stream().filter(l -> !l.startsWith("-")).map(l -> l.isEmpty() ? "" : l.substring(1))
+                    .toList();
+            int at = Collections.indexOfSubList(patched, newSide);
+            check(at >= 0, name + ".patch: a hunk is not in the patched file");
+            int newLine = at + 1;
+            for (String line : hunk) {
+                if (line.startsWith("+") || line.startsWith("-")) {
+                    int where = newLine;
+                    boolean inside = line.substring(1).isBlank() || ranges.stream().anyMatch(r -> where >= r[0] && where <= r[1]);
+                    check(inside, name + ".patch changes line " + where + " of the patched file, outside " + touches + ": "
+                            + line);
+                }
+                newLine += line.startsWith("-") ? 0 : 1;
             }
         }
         JavaCompiler compiler = ToolProvider.getSystemJavaCompiler();
