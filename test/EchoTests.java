@@ -2319,6 +2319,9 @@ public final class EchoTests {
             Socket c = connect(server.port);
             expect(c, "Welcome! There are currently 2 open connections.\n");
         }
+        Result roles = run(List.of(java, "-cp", dir.resolve("classes").toString(), "EchoServer", "--roles"), 20_000);
+        check(roles.stdout.contains("\nCountingEchoService: @ServiceHandler: Plays the service handler role"),
+                "--roles does not show the exercise's new service handler:\n" + roles.stdout);
     }
 
     static void exerciseAnswer() throws Exception {
