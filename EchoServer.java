@@ -435,6 +435,7 @@ public final class EchoServer {
         // ---- output: the Transport the service writes to
         @Override public void write(ByteBuffer bytes) {
             if (closed || closing) return;
+            limits.wrote(this, bytes.remaining()); // the work of a chat message to many members (Part II)
             int start = bytes.position();
             try {
                 if (unsent.isEmpty() && stream.write(bytes) > 0) lastActive = System.nanoTime(); // write first
@@ -697,8 +698,8 @@ public final class EchoServer {
         static final int MAX_UNSENT = 1 << 20;  // the most of its own output a connection may have queued
         static final int MIN_SHARE = 32 * 1024; // under pressure, a recipient's least share of the budget
         static final long STALL_MILLIS = 2000;  // others wait this long for a connection to read: it is not reading
-        static final long HEAVY_NANOS = 1_000_000; // a delivery this long (an echo's takes microseconds) is heavy
-        static final long TURN_NANOS = 50_000_000; // heavy deliveries in one turn, then they wait for the next
+        static final long HEAVY_BYTES = 1 << 20; // written to others by one delivery: heavy (a message to many)
+        static final long TURN_BYTES = 32 << 20; // written by heavy deliveries in one turn, then they wait a turn
         static final int IDLE_CHECKS = 8; // scans per idle timeout (as Redis's clientsCron runs on a tick)
 
         final int maxLine;
@@ -711,8 +712,8 @@ public final class EchoServer {
         private final Map<Connection, Set<Connection>> waitedOn = new HashMap<>(); // recipient -> senders waiting
         private final Map<Connection, Integer> waitsFor = new HashMap<>(); // sender -> recipients it waits for
         private Connection sender; // whose lines the services handle now: what they write to others, it sent
-        private final Set<Connection> heavy = new HashSet<>(); // its last delivery took long: a chat sender, say
-        private long deliveryStart, spentNanos; // delivering in this turn of the loop
+        private final Set<Connection> heavy = new HashSet<>(); // its last delivery was heavy: a chat sender, say
+        private long fannedOut, spentBytes; // written to others by this delivery, by heavy ones in this turn
         private boolean turnEnding;
         private long buffered;
         private boolean pressure;             // over the budget, until back under three quarters of it
@@ -756,28 +757,30 @@ public final class EchoServer {
 
         /** The connection whose lines are being handled, or null once they are. */
         void sending(Connection c) {
-            long now = System.nanoTime();
-            if (c == null) delivered(sender, now - deliveryStart);
+            if (c == null && (fannedOut > 0 || !heavy.isEmpty())) delivered(sender, fannedOut); // the echo: neither
             sender = c;
-            deliveryStart = now;
+            fannedOut = 0;
         }
 
-        /** A long delivery (a chat message to many members) marks its connection heavy and counts in this turn. */
-        private void delivered(Connection c, long nanos) {
-            if (nanos <= HEAVY_NANOS) {
-                if (!heavy.isEmpty()) heavy.remove(c);
+        /** Bytes are written to c: while another connection's lines are handled, that delivery's work. */
+        void wrote(Connection c, int bytes) { if (sender != null && sender != c) fannedOut += bytes; }
+
+        /** A delivery that wrote much to others (a chat message to many members) is heavy and counts in this turn. */
+        private void delivered(Connection c, long bytes) {
+            if (bytes <= HEAVY_BYTES) {
+                heavy.remove(c);
                 return;
             }
             heavy.add(c);
-            spentNanos += nanos;
+            spentBytes += bytes;
             if (!turnEnding) { // timers run once every ready handle has been dispatched: at the end of this turn
                 turnEnding = true;
-                reactor.schedule(0, "a new turn", () -> { turnEnding = false; spentNanos = 0; });
+                reactor.schedule(0, "a new turn", () -> { turnEnding = false; spentBytes = 0; });
             }
         }
 
-        /** Heavy connections read while this turn has spent less than TURN_NANOS on them; the rest, next turn. */
-        boolean mayRead(Connection c) { return spentNanos < TURN_NANOS || !heavy.contains(c); }
+        /** Heavy connections read while this turn's heavy deliveries wrote under TURN_BYTES; the rest, next turn. */
+        boolean mayRead(Connection c) { return spentBytes < TURN_BYTES || !heavy.contains(c); }
 
         /**
          * Output was queued for c: unsent bytes, before were queued already. Of its own output, c may hold what a
