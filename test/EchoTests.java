@@ -1727,6 +1727,17 @@ public final class EchoTests {
         }
     }
 
+    /** A chat flood: empty lines, then lines of one byte, "x". */
+    static byte[] flood(int emptyLines, int lines) {
+        byte[] flood = new byte[emptyLines + 2 * lines];
+        Arrays.fill(flood, 0, emptyLines, (byte) '\n');
+        for (int i = emptyLines; i < flood.length; i += 2) {
+            flood[i] = 'x';
+            flood[i + 1] = '\n';
+        }
+        return flood;
+    }
+
     /** Attack 4: a member's flood of lines never holds the loop: the echo and the quote answer within a second. */
     static void chatFloodLoopFree() throws Exception {
         try (Server server = Server.start("--qotd", "0", "--chat", "0", "--quiet")) {
@@ -1749,12 +1760,7 @@ public final class EchoTests {
                     }
                 }));
             }
-            byte[] flood = new byte[65536 + 2 * lines];
-            Arrays.fill(flood, 0, 65536, (byte) '\n');
-            for (int i = 65536; i < flood.length; i += 2) {
-                flood[i] = 'x';
-                flood[i + 1] = '\n';
-            }
+            byte[] flood = flood(65536, lines);
             daemon(() -> flooder.getOutputStream().write(flood));
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
             int pings = 0;
@@ -1808,12 +1814,7 @@ public final class EchoTests {
             }
             send(sender, name + "\n");
             expect(sender, "Welcome, " + name + "!\r\n");
-            byte[] flood = new byte[2000 + 2 * lines];
-            Arrays.fill(flood, 0, 2000, (byte) '\n');
-            for (int i = 2000; i < flood.length; i += 2) {
-                flood[i] = 'x';
-                flood[i + 1] = '\n';
-            }
+            byte[] flood = flood(2000, lines);
             daemon(() -> sender.getOutputStream().write(flood));
             for (Thread t : reading) {
                 t.join(45_000);
