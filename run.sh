@@ -3,12 +3,14 @@
 #
 #   ./run.sh [SERVER OPTIONS]   run the echo server (java EchoServer.java)
 #   ./run.sh client [ARGS]      run the console client (java EchoClient.java)
-#   ./run.sh test [NAME ...]    run the test suite (all, or the tests whose names contain NAME)
+#   ./run.sh test [CLASS ...]   the behaviour tests (JUnit 5 through Maven): all, or the classes named
+#                               (LineEchoTest, ClientTest#clientPipe, Chat*); --fast leaves out the attacks
+#   ./run.sh check [--fix]      the lesson's checks against its docs; --fix rewrites PATTERNS.md's line links
 #   ./run.sh bench [OPTIONS]    run the benchmark (./run.sh bench --help)
 #   ./run.sh compare [--rounds N]  README's speed table: beside a C epoll server and Netty (needs cc; mvn for Netty)
 #   ./run.sh exercise N [ARGS]  run exercise N's solution (exercises/NN-*.patch) from a temporary copy
 #
-# Needs only a JDK, 17 or newer: `java` on PATH, or the one named by $JAVA.
+# The programs need only a JDK, 17 or newer: `java` on PATH, or the one named by $JAVA. The tests need Maven.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -34,7 +36,32 @@ fi
 
 case ${1:-} in
   client) shift; exec "$JAVA" EchoClient.java "$@" ;;
-  test)   shift; exec "$JAVA" test/EchoTests.java "$@" ;;
+  test|check)
+          what=$1
+          shift
+          if ! command -v mvn >/dev/null 2>&1; then
+            echo "run.sh: the tests need Maven (for example: apt-get install maven)" >&2
+            exit 1
+          fi
+          # Maven and the tests' JVMs run on the JDK of $JAVA
+          JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$(command -v "$JAVA")")")")
+          export JAVA_HOME
+          args=(-B --no-transfer-progress)
+          [[ $what == check ]] && args+=(-Pcheck)
+          tests=()
+          for arg in "$@"; do
+            case $arg in
+              --fast) args+=(-Dtest.excludedGroups=check,attack,load) ;;
+              --fix)  [[ $what == check ]] || { echo "run.sh: --fix is for ./run.sh check" >&2; exit 2; }
+                      exec "$JAVA" -cp target/test-classes:target/classes LessonCheck --fix ;;
+              -*)     echo "run.sh: unknown option '$arg'; usage: ./run.sh test [--fast] [CLASS[#METHOD] ...]" >&2; exit 2 ;;
+              *)      tests+=("$arg") ;;
+            esac
+          done
+          if ((${#tests[@]})); then
+            args+=("-Dtest=$(IFS=,; echo "${tests[*]}")")
+          fi
+          exec mvn "${args[@]}" test ;;
   bench)  shift
           # hold opens 10 000 connections: raise the descriptor limit as far as allowed
           # (the benchmark prints the limit it got, and holds fewer if it must)

@@ -1,0 +1,289 @@
+// LessonCheck.java: The lesson against its docs: roles, PATTERNS.md's links and diagrams, the file's shape.
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.annotation.Annotation;
+import java.lang.reflect.Method;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.tools.JavaCompiler;
+import javax.tools.ToolProvider;
+
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.opentest4j.TestAbortedException;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+@Tag("check")
+class LessonCheck extends Harness {
+
+    /** Which classes carry which role annotation: the structure PATTERNS.md describes. */
+    static final Map<String, List<String>> ROLES = Map.of(
+            "Reactor", List.of("SelectorReactor"),
+            "Acceptor", List.of("SocketAcceptor"),
+            "ConcreteEventHandler", List.of("Connection", "SocketAcceptor"),
+            "ServiceHandler", List.of("EchoService", "QuoteService", "ChatService"),
+            "WrapperFacade", List.of("ListeningSocket", "SocketStream"));
+
+    /** The same for the client, whose connector is the other half of Acceptor-Connector. */
+    static final Map<String, List<String>> CLIENT_ROLES = Map.of(
+            "Reactor", List.of("SelectorReactor"),
+            "Connector", List.of("SocketConnector"),
+            "ConcreteEventHandler", List.of("Connection", "SocketConnector"),
+            "ServiceHandler", List.of("InteractiveService", "MessageService"),
+            "WrapperFacade", List.of("ConnectingSocket", "SocketStream"));
+
+    /** The role annotations, their values, --roles and PATTERNS.md agree; each sentence is said once in the code. */
+    @Test
+    @DisplayName("role annotations, --roles and PATTERNS.md agree; each role is said once")
+    void roles() throws Exception {
+        String rolesOutput = annotatedRoles("EchoServer", ROLES);
+        annotatedRoles("EchoClient", CLIENT_ROLES);
+        Result r = run(List.of(java, "-cp", classes.toString(), "EchoServer", "--roles"), 20_000);
+        assertTrue(r.status == 0, "--roles exit status " + r.status);
+        List<String> printed = new ArrayList<>(List.of(r.stdout.split("\n")));
+        List<String> wanted = new ArrayList<>(List.of(rolesOutput.split("\n")));
+        Collections.sort(printed);
+        Collections.sort(wanted);
+        assertTrue(printed.equals(wanted), "--roles printed:\n" + r.stdout + "expected:\n" + rolesOutput);
+        for (String service : List.of("EchoService", "QuoteService", "ChatService")) {
+            assertTrue(r.stdout.contains(service + ": @ServiceHandler: "), "--roles does not list the service " + service);
+        }
+    }
+
+    /** Checks one program's role annotations against the expected classes and PATTERNS.md; returns "Class: @Role: sentence" lines. */
+    static String annotatedRoles(String program, Map<String, List<String>> roles) throws Exception {
+        // a sentence may be written as "…" + "…" over several lines: read it as one string
+        String source = Files.readString(root.resolve(program + ".java")).replaceAll("\"\\s*\\+\\s*\"", "");
+        String patterns = Files.readString(root.resolve("PATTERNS.md"));
+        StringBuilder output = new StringBuilder();
+        Map<String, List<String>> found = new LinkedHashMap<>();
+        try (URLClassLoader loader = new URLClassLoader(new URL[] {classes.toUri().toURL()}, null)) {
+            for (Class<?> type : loader.loadClass(program).getDeclaredClasses()) {
+                for (Annotation a : type.getAnnotations()) {
+                    String role = a.annotationType().getSimpleName();
+                    if (!roles.containsKey(role)) {
+                        continue;
+                    }
+                    String name = program + "." + type.getSimpleName();
+                    assertTrue(a.annotationType().getAnnotation(java.lang.annotation.Retention.class) != null, role + " not kept at run time");
+                    Method value = a.annotationType().getDeclaredMethod("value");
+                    value.setAccessible(true); // the annotation types are package-private, as nested types
+                    String sentence = (String) value.invoke(a);
+                    found.computeIfAbsent(role, r -> new ArrayList<>()).add(type.getSimpleName());
+                    output.append(type.getSimpleName()).append(": @").append(role).append(": ").append(sentence).append('\n');
+                    assertTrue(sentence.startsWith("Plays the "), name + "'s role sentence should say which role it plays");
+                    assertTrue(count(source, sentence) == 1, name + "'s role sentence should stand once in " + program + ".java, in its annotation");
+                    assertTrue(oneLine(patterns).contains(sentence), "PATTERNS.md does not say, for " + name + ": " + sentence);
+                }
+            }
+        }
+        for (List<String> types : found.values()) {
+            Collections.sort(types);
+        }
+        Map<String, List<String>> expected = new LinkedHashMap<>();
+        roles.forEach((role, types) -> expected.put(role, types.stream().sorted().toList()));
+        assertTrue(found.equals(expected), program + ": role annotations found: " + found + ", expected " + expected);
+        return output.toString();
+    }
+
+    static final Pattern MEMBER = Pattern.compile("^    (?:[a-z]+ )*(class|interface|record|@interface) (\\w+)");
+
+    static final Pattern CHANNEL_TYPE = Pattern.compile("\\b(SocketChannel|ServerSocketChannel|SelectableChannel|SelectionKey|Selector)\\b");
+
+    /**
+     * The measures the lesson is held to: both files short, no line over 120 characters; in the
+     * server, Part I (the patterns) within the first 690 lines, its classes each a role class, a
+     * role's interface or a small value, none over 220 lines, at most 12 of its code lines about
+     * the trace; in both files, the JDK's channel types only inside a wrapper facade or the reactor.
+     */
+    @Test
+    @DisplayName("the lesson's shape: Part I first and short, small classes, no channel outside a facade")
+    void lessonShape() throws Exception {
+        List<String> problems = new ArrayList<>();
+        List<String> server = Files.readAllLines(root.resolve("EchoServer.java"));
+        List<String> client = Files.readAllLines(root.resolve("EchoClient.java"));
+        expect(problems, server.size() <= 1500, "EchoServer.java has " + server.size() + " lines, more than 1500");
+        expect(problems, client.size() <= 720, "EchoClient.java has " + client.size() + " lines, more than 720");
+        int partTwo = -1;
+        for (int i = 0; i < server.size(); i++) {
+            partTwo = partTwo < 0 && server.get(i).matches("    // =+ PART II.*") ? i : partTwo;
+        }
+        int partOneEnd = partTwo; // the last line of Part I: the one before the blank lines above "PART II"
+        while (partOneEnd > 0 && server.get(partOneEnd - 1).isBlank()) {
+            partOneEnd--;
+        }
+        expect(problems, partTwo >= 0 && partOneEnd <= 690, "Part I ends at line " + partOneEnd + ", after line 690");
+        int traced = 0;
+        boolean inComment = false;
+        for (int i = 0; i < partTwo; i++) {
+            String code = server.get(i).replaceAll("//.*", "").trim();
+            inComment |= code.startsWith("/*");
+            traced += !inComment && code.toLowerCase(Locale.ROOT).contains("trace") ? 1 : 0;
+            inComment &= !code.contains("*/");
+        }
+        expect(problems, traced <= 12, traced + " code lines of Part I mention the trace, more than 12");
+        for (Map.Entry<String, List<String>> file : Map.of("EchoServer", server, "EchoClient", client).entrySet()) {
+            List<String> source = file.getValue();
+            boolean[] facadeOrReactor = new boolean[source.size()];
+            for (int i = 0; i < source.size(); i++) {
+                expect(problems, source.get(i).length() <= 120, file.getKey() + ".java:" + (i + 1) + " is over 120 characters");
+                Matcher m = MEMBER.matcher(source.get(i));
+                if (!m.find()) {
+                    continue;
+                }
+                int end = closingBrace(source, i);
+                String roles = "";
+                for (int a = i - 1; a > 0 && source.get(a).matches("    @.*|            .*"); a--) {
+                    roles += source.get(a);
+                }
+                boolean allowed = roles.contains("@WrapperFacade(") || roles.contains("@Reactor(");
+                for (int j = i; j <= end; j++) {
+                    facadeOrReactor[j] = allowed;
+                }
+                if (file.getKey().equals("EchoServer") && i < partTwo) {
+                    String name = m.group(2) + " (line " + (i + 1) + ")";
+                    int size = end - i + 1;
+                    expect(problems, size <= 220, name + " is " + size + " lines long, more than 220");
+                    expect(problems, !roles.isEmpty() || !m.group(1).equals("class") || size <= 40,
+                            name + " is in Part I, but is neither a role class, nor a role's interface, nor a small value");
+                }
+            }
+            boolean inBlock = false;
+            for (int i = 0; i < source.size(); i++) {
+                String code = source.get(i).replaceAll("\"(\\\\.|[^\"\\\\])*\"", "\"\"").replaceAll("//.*", "").trim();
+                inBlock |= code.startsWith("/*");
+                boolean comment = inBlock || code.startsWith("*") || code.startsWith("import ");
+                inBlock &= !code.contains("*/");
+                Matcher channel = CHANNEL_TYPE.matcher(code);
+                expect(problems, comment || facadeOrReactor[i] || !channel.find(), file.getKey() + ".java:" + (i + 1)
+                        + " uses " + (channel.find(0) ? channel.group() : "") + " outside a wrapper facade and the reactor");
+            }
+        }
+        assertTrue(problems.isEmpty(), String.join("; ", problems));
+    }
+
+    static final Pattern LINK = Pattern.compile("\\[`([^`]+)`\\]\\((Echo(?:Server|Client))\\.java#L(\\d+)(?:-L(\\d+))?\\)");
+
+    /**
+     * Each link [`Name`](EchoServer.java#La-Lb) in PATTERNS.md (or into EchoClient.java) must start
+     * at Name's declaration (or the annotation just above it) and end at its closing brace. Name is a
+     * nested type, a method of one (`Type.method()`), or a top-level member. The message says where it really is.
+     */
+    @Test
+    @DisplayName("every line range in PATTERNS.md holds what it names")
+    void lineRanges() throws Exception {
+        Map<String, List<String>> sources = Map.of(
+                "EchoServer", Files.readAllLines(root.resolve("EchoServer.java")),
+                "EchoClient", Files.readAllLines(root.resolve("EchoClient.java")));
+        String patterns = Files.readString(root.resolve("PATTERNS.md"));
+        Matcher m = LINK.matcher(patterns);
+        int links = 0;
+        Set<String> wrong = new LinkedHashSet<>();
+        while (m.find()) {
+            links++;
+            String name = m.group(1);
+            String file = m.group(2) + ".java";
+            int from = Integer.parseInt(m.group(3));
+            int to = m.group(4) == null ? from : Integer.parseInt(m.group(4));
+            int[] actual = locate(sources.get(m.group(2)), name);
+            if (actual == null) {
+                wrong.add("`" + name + "` is not declared in " + file);
+            } else if (from != actual[0] || to != actual[1]) {
+                wrong.add("`" + name + "` is at " + file + "#L" + actual[0] + "-L" + actual[1] + ", PATTERNS.md says #L" + from + (m.group(4) == null ? "" : "-L" + to));
+            }
+        }
+        assertTrue(links >= 20, "only " + links + " line links in PATTERNS.md");
+        assertTrue(wrong.isEmpty(), String.join("; ", wrong));
+        for (String type : List.of("Events", "EventHandler", "SelectorReactor", "ServiceFactory", "SocketAcceptor",
+                "Transport", "Connection", "Service", "EchoService", "QuoteService", "ChatRoom", "ChatService",
+                "ListeningSocket", "SocketStream", "Limits", "OutputQueue", "Trace")) {
+            assertTrue(patterns.contains("[`" + type + "`](EchoServer.java#L"), "PATTERNS.md has no line link for " + type);
+        }
+        for (String type : List.of("SocketConnector", "SelectorReactor", "Connection", "MessageService", "InteractiveService",
+                "ConnectingSocket", "SocketStream")) {
+            assertTrue(patterns.contains("[`" + type + "`](EchoClient.java#L"), "PATTERNS.md has no line link into EchoClient.java for " + type);
+        }
+    }
+
+    /**
+     * The Mermaid diagrams in PATTERNS.md: every class they name is a type in one of the two programs or a JDK channel
+     * type; every class with a role annotation in either program is in a diagram; one diagram is a sequence diagram.
+     */
+    @Test
+    @DisplayName("PATTERNS.md's diagrams name only classes that exist, and every role class")
+    void diagrams() throws Exception {
+        String patterns = Files.readString(root.resolve("PATTERNS.md"));
+        String code = Files.readString(root.resolve("EchoServer.java")) + Files.readString(root.resolve("EchoClient.java"));
+        Set<String> named = new LinkedHashSet<>();
+        int blocks = 0;
+        boolean sequence = false;
+        for (Matcher block = Pattern.compile("(?s)```mermaid\n(.*?)```").matcher(patterns); block.find(); ) {
+            blocks++;
+            sequence |= block.group(1).startsWith("sequenceDiagram");
+            for (String line : block.group(1).split("\n")) {
+                Matcher m = Pattern.compile("^\\s*(?:class (\\w+)|participant (\\w+)"
+                        + "|(\\w+) (?:<\\|\\.\\.|-->|\\.\\.>|o--) (\\w+)"
+                        + "|(\\w+)-[->]+(\\w+):)").matcher(line);
+                if (m.find()) {
+                    for (int g = 1; g <= m.groupCount(); g++) {
+                        if (m.group(g) != null) {
+                            named.add(m.group(g));
+                        }
+                    }
+                }
+            }
+        }
+        assertTrue(blocks >= 4 && sequence, "PATTERNS.md has " + blocks + " Mermaid diagrams" + (sequence ? "" : ", no sequence"));
+        List<String> missing = new ArrayList<>();
+        for (String name : named) {
+            boolean ours = Pattern.compile("\\b(class|interface|record) " + name + "\\b").matcher(code).find();
+            boolean jdk;
+            try {
+                Class.forName("java.nio.channels." + name);
+                jdk = true;
+            } catch (ClassNotFoundException e) {
+                jdk = false;
+            }
+            if (!ours && !jdk) {
+                missing.add(name);
+            }
+        }
+        assertTrue(missing.isEmpty(), "the diagrams name classes that do not exist: " + missing);
+        Set<String> roleClasses = new LinkedHashSet<>();
+        ROLES.values().forEach(roleClasses::addAll);
+        CLIENT_ROLES.values().forEach(roleClasses::addAll);
+        List<String> undrawn = roleClasses.stream().filter(c -> !named.contains(c)).toList();
+        assertTrue(undrawn.isEmpty(), "role classes in no diagram: " + undrawn);
+    }
+}

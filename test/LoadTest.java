@@ -1,0 +1,264 @@
+// LoadTest.java: Many clients, slow readers, resets, descriptors: the server under load.
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.annotation.Annotation;
+import java.lang.reflect.Method;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.tools.JavaCompiler;
+import javax.tools.ToolProvider;
+
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.opentest4j.TestAbortedException;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+@Tag("load")
+class LoadTest extends Harness {
+
+    @Test
+    @DisplayName("a client that never reads is paused; others are served; nothing lost")
+    void slowReader() throws Exception {
+        try (Server server = Server.start(); Socket slow = connect(server.port)) {
+            byte[] data = lines(new Random(5), 50 << 20, 100, 2000);
+            AtomicLong sent = new AtomicLong();
+            OutputStream out = slow.getOutputStream();
+            Thread writer = daemon(() -> {
+                for (int off = 0; off < data.length; off += 8192) {
+                    int n = Math.min(8192, data.length - off);
+                    out.write(data, off, n);
+                    sent.addAndGet(n);
+                }
+                slow.shutdownOutput();
+            });
+            // Wait until the writer is stuck: the server has stopped reading from it.
+            long last = -1;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (sent.get() != last && System.nanoTime() < deadline) {
+                last = sent.get();
+                Thread.sleep(500);
+            }
+            assertTrue(sent.get() == last, "the writer never stalled");
+            assertTrue(sent.get() < data.length, "the server read all " + data.length + " bytes from a client that never reads");
+            // No OP_WRITE spin while the slow client's echoes wait.
+            long cpu = server.cpuMillis();
+            for (int i = 0; i < 3; i++) { // other clients still get their echo at once
+                long start = System.nanoTime();
+                assertBytes(bytes("ping " + i + "\n"), roundTrip(server.port, bytes("ping " + i + "\n")), "other client's echo");
+                assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(2), "another client waited over 2 s");
+            }
+            Thread.sleep(1000);
+            long used = server.cpuMillis() - cpu;
+            assertTrue(used < 400, "server used " + used + " ms of CPU in ~1 s while a reader was stalled");
+            // Now read: everything comes back, byte for byte, and the stream ends.
+            slow.setSoTimeout(20_000);
+            InputStream in = slow.getInputStream();
+            byte[] buffer = new byte[65536];
+            int got = 0;
+            int n;
+            while ((n = in.read(buffer)) > 0) {
+                assertTrue(got + n <= data.length, "more bytes came back than were sent");
+                if (!Arrays.equals(buffer, 0, n, data, got, got + n)) {
+                    throw new AssertionError("echo differs from what was sent near byte " + got);
+                }
+                got += n;
+            }
+            assertTrue(got == data.length, "got back " + got + " of " + data.length + " bytes");
+        }
+    }
+
+    @Test
+    @DisplayName("serves 1000 clients at once")
+    void thousandClients() throws Exception {
+        int port = server().port;
+        List<Socket> clients = new ArrayList<>();
+        try {
+            for (int i = 0; i < 1000; i++) {
+                clients.add(connect(port));
+            }
+            for (int i = 0; i < clients.size(); i++) {
+                clients.get(i).getOutputStream().write(bytes("client " + i + "\n"));
+            }
+            for (int i = 0; i < clients.size(); i++) {
+                byte[] expected = bytes("client " + i + "\n");
+                assertBytes(expected, readExactly(clients.get(i), expected.length), "client " + i);
+            }
+        } finally {
+            closeAll(clients);
+        }
+    }
+
+    @Test
+    @DisplayName("holds 2000 idle connections cheaply")
+    void idleConnections() throws Exception {
+        try (Server server = Server.start("--quiet")) {
+            roundTrip(server.port, bytes("warm up\n"));
+            long rssBefore = server.rssKiB();
+            List<Socket> clients = new ArrayList<>();
+            try {
+                for (int i = 0; i < 2000; i++) {
+                    Socket s = connect(server.port);
+                    clients.add(s);
+                    s.getOutputStream().write(bytes("x\n"));
+                    assertBytes(bytes("x\n"), readExactly(s, 2), "first echo on connection " + i);
+                }
+                Thread.sleep(500);
+                long perConnection = (server.rssKiB() - rssBefore) * 1024 / clients.size();
+                // Generous: catches a buffer held per idle connection (64 KiB would be 131 072 B).
+                assertTrue(perConnection < 16 * 1024, "server RSS grew by " + perConnection + " bytes per idle connection");
+                for (int i = 0; i < clients.size(); i++) {
+                    clients.get(i).getOutputStream().write(bytes("again\n"));
+                }
+                for (int i = 0; i < clients.size(); i++) {
+                    assertBytes(bytes("again\n"), readExactly(clients.get(i), 6), "second echo on connection " + i);
+                }
+            } finally {
+                closeAll(clients);
+            }
+        }
+    }
+
+    @Test
+    @DisplayName("does not use the CPU while idle")
+    void idleCpu() throws Exception {
+        try (Socket a = connect(server().port); Socket idle = connect(server().port)) {
+            assertTrue(idle.isConnected(), "an idle connection did not connect");
+            a.getOutputStream().write(bytes("unfinished"));
+            roundTrip(server().port, bytes("x\n"));
+            Thread.sleep(200);
+            long cpu = server().cpuMillis();
+            Thread.sleep(1500);
+            long used = server().cpuMillis() - cpu;
+            assertTrue(used < 100, "idle server used " + used + " ms of CPU in 1.5 s");
+        }
+    }
+
+    @Test
+    @DisplayName("a client reset mid-line is cleaned up and logged")
+    void resetMidLine() throws Exception {
+        Server server = server();
+        int port;
+        try (Socket s = connect(server.port)) {
+            port = s.getLocalPort();
+            s.getOutputStream().write(bytes("half a li"));
+            Thread.sleep(100);
+            s.setSoLinger(true, 0); // close sends RST
+        }
+        server.awaitLog("connection from 127.0.0.1:" + port + " closed", 5000);
+        assertBytes(bytes("still here\n"), roundTrip(server.port, bytes("still here\n")), "next client's echo");
+    }
+
+    @Test
+    @DisplayName("a client that vanishes with echoes unsent is cleaned up")
+    void vanishWithUnsent() throws Exception {
+        try (Server server = Server.start()) {
+            roundTrip(server.port, bytes("warm up\n")); // the JDK opens a few descriptors on first use
+            int before = server.openDescriptors();
+            int port;
+            try (Socket s = connect(server.port)) {
+                port = s.getLocalPort();
+                byte[] data = lines(new Random(9), 4 << 20, 10, 100);
+                Thread writer = daemon(() -> s.getOutputStream().write(data));
+                writer.join(1000); // stuck or done: the server holds unsent echoes for us
+                s.setSoLinger(true, 0);
+            }
+            server.awaitLog("connection from 127.0.0.1:" + port + " closed", 5000);
+            assertTrue(server.log().contains("(0 open)"), "open count did not return to 0:\n" + server.tail(3));
+            awaitDescriptors(server, before);
+            assertBytes(bytes("ok\n"), roundTrip(server.port, bytes("ok\n")), "echo after");
+        }
+    }
+
+    @Test
+    @DisplayName("3000 connect/close cycles leak no descriptors")
+    void connectCloseCycles() throws Exception {
+        try (Server server = Server.start("--quiet")) {
+            roundTrip(server.port, bytes("warm up\n"));
+            int before = server.openDescriptors();
+            for (int i = 0; i < 3000; i++) {
+                try (Socket s = connect(server.port)) {
+                    if (i % 3 == 0) {
+                        s.getOutputStream().write(bytes("x\n"));
+                        assertBytes(bytes("x\n"), readExactly(s, 2), "echo " + i);
+                    } else if (i % 3 == 1) {
+                        s.setSoLinger(true, 0);
+                    }
+                }
+            }
+            awaitDescriptors(server, before);
+        }
+    }
+
+    @Test
+    @DisplayName("under a 64-descriptor limit: no spin, serves its clients, recovers")
+    void descriptorLimit() throws Exception {
+        try (Server server = Server.startWithLimit(64)) {
+            Socket early = connect(server.port);
+            resources.add(early);
+            assertBytes(bytes("early\n"), roundTrip(early, bytes("early\n")), "early client's echo");
+            List<Socket> flood = new ArrayList<>();
+            try {
+                for (int i = 0; i < 100; i++) { // the kernel completes these; accept runs out of descriptors
+                    flood.add(connect(server.port));
+                }
+                server.awaitLog("accept failed", 5000);
+                long cpu = server.cpuMillis();
+                Thread.sleep(2000);
+                long used = server.cpuMillis() - cpu;
+                assertTrue(used < 500, "server used " + used + " ms of CPU in 2 s while out of descriptors");
+                int complaints = count(server.log(), "accept failed");
+                assertTrue(complaints <= 6, complaints + " 'accept failed' lines: the log is being flooded");
+                assertBytes(bytes("still served\n"), roundTrip(early, bytes("still served\n")), "early client during exhaustion");
+            } finally {
+                closeAll(flood);
+            }
+            // Descriptors free again: the server accepts again by itself.
+            try (Socket late = connect(server.port)) {
+                late.setSoTimeout(10_000);
+                assertBytes(bytes("late\n"), roundTrip(late, bytes("late\n")), "a new client after recovery");
+            }
+        }
+    }
+
+    static void awaitDescriptors(Server server, int atMost) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        int now;
+        while ((now = server.openDescriptors()) > atMost) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("server holds " + now + " descriptors, " + atMost + " before: a leak");
+            }
+            Thread.sleep(50);
+        }
+    }
+}
