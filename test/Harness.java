@@ -39,6 +39,7 @@ import javax.tools.JavaCompiler;
 import javax.tools.ToolProvider;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.opentest4j.TestAbortedException;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -53,6 +54,35 @@ abstract class Harness {
 
     interface Body {
         void run() throws Exception;
+    }
+
+    // Time limits are a baseline times a ratio: SPEC's "within a second" is a second on an idle machine,
+    // and on a loaded one it grows with how much slower a fixed piece of work runs here now.
+    static final double REFERENCE_WORK_MILLIS = 60; // workload() on two idle cores of the reference machine
+    static volatile double slowdown = 1;
+
+    /** Measured before each test class starts, so that a class's own load (an attack) does not count. */
+    @BeforeAll
+    static void measureSlowdown() {
+        long[] t = {workload(), workload(), workload()};
+        Arrays.sort(t);
+        slowdown = Math.max(1, t[1] / 1e6 / REFERENCE_WORK_MILLIS);
+    }
+
+    /** A fixed piece of CPU work long enough to span many scheduler slices: its time in nanoseconds. */
+    static long workload() {
+        byte[] data = new byte[1 << 20];
+        long start = System.nanoTime();
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        for (int i = 0; i < 500; i++) {
+            crc.update(data);
+        }
+        return System.nanoTime() - start + (crc.getValue() & 0); // the sum is used: the loop is not optimized away
+    }
+
+    /** A time limit for this machine as it is now: millis on an idle machine, times the slowdown measured. */
+    static long scaled(long millis) {
+        return Math.round(millis * slowdown);
     }
 
     /** What a test opened (servers, sockets) is closed after it, passed or failed. */
