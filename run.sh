@@ -6,6 +6,7 @@
 #   ./run.sh test [CLASS ...]   the behaviour tests (JUnit 5 through Maven): all, or the classes named
 #                               (LineEchoTest, ClientTest#clientPipe, Chat*); --fast leaves out the attacks
 #   ./run.sh check [--fix]      the lesson's checks against its docs; --fix rewrites PATTERNS.md's line links
+#   ./run.sh mutants [N ...]    make each bug of test/mutants.md in a copy and see its test fail
 #   ./run.sh bench [OPTIONS]    run the benchmark (./run.sh bench --help)
 #   ./run.sh compare [--rounds N]  README's speed table: beside a C epoll server and Netty (needs cc; mvn for Netty)
 #   ./run.sh exercise N [ARGS]  run exercise N's solution (exercises/NN-*.patch) from a temporary copy
@@ -62,6 +63,7 @@ case ${1:-} in
             args+=("-Dtest=$(IFS=,; echo "${tests[*]}")")
           fi
           exec mvn "${args[@]}" test ;;
+  mutants) shift; exec "$JAVA" test/Mutants.java "$@" ;;
   bench)  shift
           # hold opens 10 000 connections: raise the descriptor limit as far as allowed
           # (the benchmark prints the limit it got, and holds fewer if it must)

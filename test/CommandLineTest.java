@@ -37,12 +37,18 @@ import java.util.regex.Pattern;
 import javax.tools.JavaCompiler;
 import javax.tools.ToolProvider;
 
+import java.util.stream.Stream;
+
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.opentest4j.TestAbortedException;
 
 import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.params.provider.Arguments.arguments;
 
 class CommandLineTest extends Harness {
 
@@ -119,39 +125,54 @@ class CommandLineTest extends Harness {
         }
     }
 
-    @Test
-    @DisplayName("bad command lines: one line, usage, exit 2")
-    void badCommandLines() throws Exception {
-        Map<List<String>, String> cases = new LinkedHashMap<>();
-        cases.put(List.of("--port", "abc"), "invalid value 'abc' for --port: expected a whole number from 0 to 65535");
-        cases.put(List.of("--port", "70000"), "invalid value '70000' for --port: expected a whole number from 0 to 65535");
-        cases.put(List.of("--port", "-1"), "invalid value '-1' for --port: expected a whole number from 0 to 65535");
-        cases.put(List.of("--port"), "--port needs a value");
-        cases.put(List.of("--max-line", "0"), "invalid value '0' for --max-line: expected a whole number from 1 to 67108864");
-        cases.put(List.of("--bogus"), "unknown option '--bogus'");
-        cases.put(List.of("stray"), "unexpected argument 'stray'");
-        cases.put(List.of("--quiet=yes"), "--quiet takes no value");
-        cases.put(List.of("--port", "+80"), "invalid value '+80' for --port: expected a whole number from 0 to 65535");
-        cases.put(List.of("--port", "٨٠"), "invalid value '٨٠' for --port: expected a whole number from 0 to 65535");
-        cases.put(List.of("--host", ""), "invalid value '' for --host: expected an address or a host name");
-        cases.put(List.of("--quiet", "--verbose"), "--quiet and --verbose contradict each other: choose one");
-        cases.put(List.of("--trace", "--quiet"), "--trace and --quiet contradict each other: choose one");
-        cases.put(List.of("--idle-timeout", "-1"), "invalid value '-1' for --idle-timeout: expected a whole number from 0 to 86400");
-        cases.put(List.of("--memory-budget", "10"), "invalid value '10' for --memory-budget: expected a whole number from 1048576 to 1099511627776");
-        cases.put(List.of("--port", "8000", "--qotd", "8000"), "--qotd and --port both name port 8000: give each service a port of its own");
-        cases.put(List.of("--chat", "8000"), "--chat and --port both name port 8000: give each service a port of its own");
-        cases.put(List.of("--qotd", "9000", "--chat=9000"), "--chat and --qotd both name port 9000: give each service a port of its own");
-        for (Map.Entry<List<String>, String> c : cases.entrySet()) {
-            List<String> command = new ArrayList<>(List.of(java, "-cp", classes.toString(), "EchoServer"));
-            command.addAll(c.getKey());
-            Result r = run(command, 20_000);
-            assertTrue(r.status == 2, c.getKey() + ": exit status " + r.status + ", expected 2");
-            String[] lines = r.stderr.split("\n");
-            assertTrue(lines[0].equals("echo-server: " + c.getValue()), c.getKey() + ": first line was '" + lines[0] + "'");
-            assertTrue(lines.length > 1 && lines[1].startsWith("usage: "), c.getKey() + ": no usage after the reason");
-            assertTrue(!r.stderr.contains("Exception") && !r.stderr.contains("\tat "), c.getKey() + ": stack trace:\n" + r.stderr);
-            assertTrue(r.stdout.isEmpty(), c.getKey() + ": printed to stdout: " + r.stdout);
-        }
+    /** Each bad command line and the one-line reason the server must give for it. */
+    static Stream<Arguments> badCommandLines() {
+        return Stream.of(
+                arguments(List.of("--port", "abc"), "invalid value 'abc' for --port: expected a whole number from 0 to 65535"),
+                arguments(List.of("--port", "70000"), "invalid value '70000' for --port: expected a whole number from 0 to 65535"),
+                arguments(List.of("--port", "-1"), "invalid value '-1' for --port: expected a whole number from 0 to 65535"),
+                arguments(List.of("--port"), "--port needs a value"),
+                arguments(List.of("--max-line", "0"), "invalid value '0' for --max-line: expected a whole number from 1 to 67108864"),
+                arguments(List.of("--bogus"), "unknown option '--bogus'"),
+                arguments(List.of("stray"), "unexpected argument 'stray'"),
+                arguments(List.of("--quiet=yes"), "--quiet takes no value"),
+                arguments(List.of("--port", "+80"), "invalid value '+80' for --port: expected a whole number from 0 to 65535"),
+                arguments(List.of("--port", "٨٠"), "invalid value '٨٠' for --port: expected a whole number from 0 to 65535"),
+                arguments(List.of("--host", ""), "invalid value '' for --host: expected an address or a host name"),
+                arguments(List.of("--quiet", "--verbose"), "--quiet and --verbose contradict each other: choose one"),
+                arguments(List.of("--trace", "--quiet"), "--trace and --quiet contradict each other: choose one"),
+                arguments(List.of("--idle-timeout", "-1"), "invalid value '-1' for --idle-timeout: expected a whole number from 0 to 86400"),
+                arguments(List.of("--memory-budget", "10"), "invalid value '10' for --memory-budget: expected a whole number from 1048576 to 1099511627776"),
+                arguments(List.of("--port", "8000", "--qotd", "8000"), "--qotd and --port both name port 8000: give each service a port of its own"),
+                arguments(List.of("--chat", "8000"), "--chat and --port both name port 8000: give each service a port of its own"),
+                arguments(List.of("--qotd", "9000", "--chat=9000"), "--chat and --qotd both name port 9000: give each service a port of its own"));
+    }
+
+    /** The parser is a seam of its own: each reason checked in this JVM, without starting a server. */
+    @ParameterizedTest(name = "{0}: {1}")
+    @MethodSource("badCommandLines")
+    void badCommandLineReason(List<String> args, String reason) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> EchoServer.Options.parse(args.toArray(new String[0])));
+        assertEquals(reason, e.getMessage());
+    }
+
+    /** What a user sees is the same for every reason: two of them, each in a process of its own. */
+    static Stream<Arguments> badCommandLinesRun() {
+        return Stream.of(
+                arguments(List.of("--port", "abc"), "invalid value 'abc' for --port: expected a whole number from 0 to 65535"),
+                arguments(List.of("--qotd", "9000", "--chat=9000"), "--chat and --qotd both name port 9000: give each service a port of its own"));
+    }
+
+    @ParameterizedTest(name = "{0}: one line, usage, exit 2")
+    @MethodSource("badCommandLinesRun")
+    void badCommandLineExit(List<String> args, String reason) throws Exception {
+        List<String> command = new ArrayList<>(List.of(java, "-cp", classes.toString(), "EchoServer"));
+        command.addAll(args);
+        Result r = run(command, 20_000);
+        assertEquals(2, r.status, args + ": exit status");
+        assertEquals("echo-server: " + reason + "\n" + EchoServer.USAGE, r.stderr, args + ": standard error");
+        assertEquals("", r.stdout, args + ": standard output");
     }
 
     @Test

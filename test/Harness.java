@@ -106,6 +106,7 @@ abstract class Harness {
 
     /** The side of inSmallBuffers that runs inside a network namespace of its own: java -cp ... Harness --attack NAME */
     public static void main(String[] args) {
+        measureSlowdown();
         System.exit(args.length == 2 && args[0].equals("--attack") ? attack(args[1]) : 2);
     }
 
@@ -120,7 +121,7 @@ abstract class Harness {
             byte[] ping = bytes("ping " + i + "\n");
             assertBytes(ping, roundTrip(server.port, ping), what + ": a well-behaved client's echo");
             long millis = (System.nanoTime() - start) / 1_000_000;
-            assertTrue(millis < 1000, what + ": a well-behaved client's round trip took " + millis + " ms");
+            assertTrue(millis < scaled(1000), what + ": a well-behaved client's round trip took " + millis + " ms");
         }
         assertTrue(server.process.isAlive(), what + ": the server died:\n" + server.tail(5));
     }
@@ -214,7 +215,8 @@ abstract class Harness {
                 // Send until nothing moves for a second: the server has stopped reading from them.
                 long lastProgress = System.nanoTime();
                 long deadline = lastProgress + TimeUnit.SECONDS.toNanos(30);
-                while (System.nanoTime() - lastProgress < TimeUnit.SECONDS.toNanos(1) && System.nanoTime() < deadline) {
+                while (System.nanoTime() - lastProgress < TimeUnit.MILLISECONDS.toNanos(scaled(1000))
+                        && System.nanoTime() < deadline) {
                     boolean moved = false;
                     for (int i = 0; i < count; i++) {
                         if (toSend.get(i).hasRemaining() && attackers.get(i).write(toSend.get(i)) > 0) {
@@ -334,8 +336,8 @@ abstract class Harness {
         Socket s = new Socket();
         resources.add(s);
         s.setReceiveBufferSize(4096);
-        s.connect(new InetSocketAddress(LOOPBACK, port), 5000);
-        s.setSoTimeout(10_000);
+        s.connect(new InetSocketAddress(LOOPBACK, port), (int) scaled(10_000));
+        s.setSoTimeout((int) scaled(20_000));
         expect(s, "What's your name?\r\n");
         send(s, name + "\n");
         expect(s, "Welcome, " + name + "!\r\n");
@@ -369,7 +371,7 @@ abstract class Harness {
             send(reader, "welcome\n");
             expect(late, "<reader> welcome\r\n");
             long millis = (System.nanoTime() - start) / 1_000_000;
-            assertTrue(millis < 1000, "a new member waited " + millis + " ms");
+            assertTrue(millis < scaled(1000), "a new member waited " + millis + " ms");
             promptEcho(server, "after the fan-out");
             closeAll(silent);
         }
@@ -709,7 +711,7 @@ abstract class Harness {
             resources.add(this);
             outReader = pump(process.getInputStream(), out);
             errReader = readLog ? pump(process.getErrorStream(), err) : null;
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(scaled(60_000)); // a hang, not a slow start
             Matcher m;
             while (!(m = Pattern.compile("listening on \\S*:(\\d+)[ \\n]").matcher(stdout())).find()) {
                 if (!process.isAlive() || System.nanoTime() > deadline) {
@@ -776,7 +778,7 @@ abstract class Harness {
         /** The port of a service, from its "NAME server listening on ADDRESS:PORT" line. */
         int port(String service) throws InterruptedException {
             Pattern line = Pattern.compile(service + " server listening on \\S*:(\\d+)[ \\n]");
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(scaled(30_000));
             Matcher m;
             while (!(m = line.matcher(stdout())).find()) {
                 assertTrue(System.nanoTime() < deadline, "no " + service + " listening line in:\n" + stdout());
@@ -801,7 +803,7 @@ abstract class Harness {
         }
 
         void awaitLog(String text, long millis) throws InterruptedException {
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(scaled(millis));
             while (!log().contains(text)) {
                 if (System.nanoTime() > deadline) {
                     throw new AssertionError("the server did not log '" + text + "' within " + millis + " ms:\n" + tail(5));
@@ -905,9 +907,9 @@ abstract class Harness {
         try (OutputStream in = p.getOutputStream()) {
             in.write(input);
         }
-        if (!p.waitFor(millis, TimeUnit.MILLISECONDS)) {
+        if (!p.waitFor(scaled(2 * millis), TimeUnit.MILLISECONDS)) { // bounds a hang: busy, JVMs start slowly
             p.destroyForcibly();
-            throw new AssertionError("did not finish within " + millis + " ms: " + command);
+            throw new AssertionError("did not finish within " + scaled(2 * millis) + " ms: " + command);
         }
         o.join(2000);
         e.join(2000);
@@ -923,8 +925,8 @@ abstract class Harness {
     static Socket connect(int port) throws IOException {
         Socket s = new Socket();
         resources.add(s);
-        s.connect(new InetSocketAddress(LOOPBACK, port), 5000);
-        s.setSoTimeout(10_000);
+        s.connect(new InetSocketAddress(LOOPBACK, port), (int) scaled(10_000));
+        s.setSoTimeout((int) scaled(20_000));
         s.setTcpNoDelay(true);
         return s;
     }
@@ -1030,12 +1032,6 @@ abstract class Harness {
             throw new TestAbortedException("needs Linux's /proc to measure the server");
         }
         return Path.of("/proc", file);
-    }
-
-    static void assertTrue(boolean condition, String message) {
-        if (!condition) {
-            throw new AssertionError(message);
-        }
     }
 
     static void assertBytes(byte[] expected, byte[] actual, String what) {
