@@ -85,6 +85,12 @@ class ChatAttackTest extends Harness {
             expect(t, "Welcome, Zoë-O'Brien_2.0!\r\n");
             send(t, "Straße\n");
             expect(alice, "<Zoë-O'Brien_2.0> Straße\r\n");
+            Socket u = connect(port); // the limit: 32 characters are a name, 33 are not (characters: é is 2 bytes)
+            expect(u, "What's your name?\r\n");
+            send(u, "é".repeat(33) + "\n");
+            expectLine(u, tooLong);
+            send(u, "é".repeat(32) + "\n");
+            expectLine(u, "Welcome, " + "é".repeat(32) + "!\r\n");
         }
     }
 
@@ -92,17 +98,19 @@ class ChatAttackTest extends Harness {
     @Test
     @DisplayName("chat: --trace into a stalled standard error, -Xmx64m, a flood of lines: the heap holds")
     void chatStalledTrace() throws Exception {
-        List<String> command = List.of(java, "-Xmx64m", "-cp", classes.toString(), "EchoServer", "--port", "0", "--host", LOOPBACK,
-                "--trace", "--chat", "0");
+        List<String> command = List.of(java, "-Xmx64m", "-cp", classes.toString(), "EchoServer", "--port", "0",
+                "--host", LOOPBACK, "--trace", "--chat", "0");
         try (Server server = new Server(command, false)) {
             int port = server.port("chat");
             Socket a = chatMember(port, "n".repeat(32));
             Socket b = chatMember(port, "b");
-            AtomicLong heard = new AtomicLong();
+            ByteArrayOutputStream heard = new ByteArrayOutputStream();
             daemon(() -> {
                 byte[] buffer = new byte[65536];
                 for (int n; (n = b.getInputStream().read(buffer)) > 0; ) {
-                    heard.addAndGet(n);
+                    synchronized (heard) {
+                        heard.write(buffer, 0, n);
+                    }
                 }
             });
             int lines = 200_000, small = 20_000; // then lines one by one: a read, and its trace lines, each
@@ -110,19 +118,21 @@ class ChatAttackTest extends Harness {
             for (int i = 0; i < small; i++) {
                 send(a, "x\n");
             }
-            long expected = (long) (lines + small) * ("<" + "n".repeat(32) + "> x\r\n").length();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
-            while (heard.get() < expected && System.nanoTime() < deadline) {
+            byte[] expected = bytes(("<" + "n".repeat(32) + "> x\r\n").repeat(lines + small)); // no empty line
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(scaled(40_000));
+            while (size(heard) < expected.length && System.nanoTime() < deadline) {
                 Thread.sleep(50);
             }
-            assertTrue(heard.get() == expected, "b heard " + heard.get() + " of " + expected + " bytes");
+            synchronized (heard) {
+                assertBytes(expected, heard.toByteArray(), "what b heard");
+            }
             promptEcho(server, "a flood traced into a stalled standard error");
             long start = System.nanoTime();
             chatMember(port, "late").close();
             long millis = (System.nanoTime() - start) / 1_000_000;
-            assertTrue(millis < 1000, "a new member waited " + millis + " ms");
+            assertTrue(millis < scaled(1000), "a new member waited " + millis + " ms");
             server.readLog();
-            server.awaitLog("closed (2 open)", 10_000); // the late member's close: the log has caught up
+            server.awaitLog("closed (2 open)", scaled(10_000)); // the late member's close: the log has caught up
             assertTrue(!server.log().contains("OutOfMemoryError"), "out of memory:\n" + server.tail(5));
         }
     }
@@ -197,10 +207,10 @@ class ChatAttackTest extends Harness {
                 expect(s, "What's your name?\r\n");
                 send(s, "\n\n\n\nmallory" + i + "\n"); // each empty line is asked again: the second write fails
                 s.close();
-                server.awaitLog("(0 open)", 5000);
+                awaitCount(server, "(0 open)", 2 * i + 1); // this round's close line, not an earlier one
                 Socket again = chatMember(port, "mallory" + i);
                 again.close();
-                server.awaitLog("(0 open)", 5000);
+                awaitCount(server, "(0 open)", 2 * i + 2);
             }
         }
     }
@@ -217,6 +227,7 @@ class ChatAttackTest extends Harness {
             List<Socket> readers = new ArrayList<>();
             List<Thread> reading = new ArrayList<>();
             AtomicLong complete = new AtomicLong();
+            List<String> failures = Collections.synchronizedList(new ArrayList<>());
             for (int i = 0; i < members; i++) {
                 Socket r = chatMember(chat, "r" + i);
                 r.setSoTimeout(60_000);
@@ -224,30 +235,63 @@ class ChatAttackTest extends Harness {
             }
             for (Socket r : readers) {
                 reading.add(daemon(() -> {
-                    if (Arrays.equals(heard, readExactly(r, heard.length))) {
+                    try {
+                        assertBytes(heard, readExactly(r, heard.length), "a member");
                         complete.incrementAndGet();
+                    } catch (AssertionError e) {
+                        failures.add(e.getMessage());
                     }
                 }));
             }
             byte[] flood = flood(65536, lines);
             daemon(() -> flooder.getOutputStream().write(flood));
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(scaled(40_000));
             int pings = 0;
             while (complete.get() < members && System.nanoTime() < deadline) {
                 long start = System.nanoTime();
                 assertBytes(bytes("ping\n"), roundTrip(server.port, bytes("ping\n")), "echo during the flood");
                 try (Socket q = connect(server.port("quote"))) {
-                    assertBytes(bytes("An apple a day keeps the doctor away\r\n"), readToEnd(q), "quote during the flood");
+                    assertBytes(bytes("An apple a day keeps the doctor away\r\n"), readToEnd(q),
+                            "quote during the flood");
                 }
                 long millis = (System.nanoTime() - start) / 1_000_000;
-                assertTrue(millis < 1000, "an echo and a quote took " + millis + " ms during the chat's flood");
+                assertTrue(millis < scaled(1000), "an echo and a quote took " + millis + " ms during the chat's flood");
                 pings++;
             }
             for (Thread t : reading) {
                 t.join(1000);
             }
-            assertTrue(complete.get() == members, complete.get() + " of " + members + " members got the flood whole");
+            assertTrue(complete.get() == members, complete.get() + " of " + members + " members got the flood whole"
+                    + (failures.isEmpty() ? "" : "; " + failures.get(0)));
             assertTrue(pings > 0, "no echo during the flood");
+        }
+    }
+
+    /** Reads one line (to its '\n') and compares it whole: a wrong reply shows as such, not as a time-out. */
+    static void expectLine(Socket s, String line) throws IOException {
+        ByteArrayOutputStream got = new ByteArrayOutputStream();
+        InputStream in = s.getInputStream();
+        for (int b = 0; b != '\n' && got.size() < 4096 && (b = in.read()) >= 0; ) {
+            got.write(b);
+        }
+        assertBytes(bytes(line), got.toByteArray(), "the line " + s.getLocalPort() + " received");
+    }
+
+    static int size(ByteArrayOutputStream bytes) {
+        synchronized (bytes) {
+            return bytes.size();
+        }
+    }
+
+    /** Waits until the log holds text n times: a line that came earlier does not count for a later event. */
+    static void awaitCount(Server server, String text, int n) throws InterruptedException {
+        long limit = scaled(5000);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(limit);
+        int now;
+        while ((now = count(server.log(), text)) < n) {
+            assertTrue(System.nanoTime() < deadline, "the log holds '" + text + "' " + now + " times after " + limit
+                    + " ms; expected " + n + ":\n" + server.tail(5));
+            Thread.sleep(10);
         }
     }
 

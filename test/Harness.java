@@ -683,6 +683,8 @@ abstract class Harness {
     static Server server() throws Exception {
         if (shared == null || !shared.process.isAlive()) {
             shared = Server.start();
+            Server started = shared;
+            Runtime.getRuntime().addShutdownHook(new Thread(started::close)); // the run is over: so is the server
         }
         return shared;
     }
