@@ -417,16 +417,17 @@ abstract class Harness {
             for (Socket r : honest) {
                 long want = expected;
                 reading.add(daemon(() -> {
-                    long got = 0;
+                    ByteArrayOutputStream got = new ByteArrayOutputStream();
                     byte[] buffer = new byte[65536];
                     try {
-                        for (int n; got < want && (n = r.getInputStream().read(buffer)) > 0; ) {
-                            got += n;
+                        for (int n; got.size() < want && (n = r.getInputStream().read(buffer)) > 0; ) {
+                            got.write(buffer, 0, n);
                         }
                     } catch (IOException e) {
                         // reported below with what arrived
                     }
-                    outcome.add(got == want ? "whole" : "cut off after " + got + " of " + want + " bytes");
+                    outcome.add(got.size() != want ? "cut off after " + got.size() + " of " + want + " bytes"
+                            : pastedLines(got.toString(StandardCharsets.UTF_8), pasters, lines));
                 }));
             }
             for (int i = 0; i < pasters; i++) {
@@ -442,6 +443,17 @@ abstract class Harness {
     }
 
     /** A member reading 10 KB every 100 ms, steadily, while a member with the longest prefix pastes 4 KiB of lines. */
+    /** "whole" if the text is each paster's line, lines times, and nothing else (pasters may interleave). */
+    static String pastedLines(String text, int pasters, int lines) {
+        Map<String, Integer> counts = new LinkedHashMap<>();
+        for (String line : text.split("\r\n", -1)) {
+            if (!line.isEmpty()) counts.merge(line, 1, Integer::sum);
+        }
+        Map<String, Integer> expected = new LinkedHashMap<>();
+        for (int i = 0; i < pasters; i++) expected.put("<" + gothicName(i) + "> \ufffd", lines);
+        return counts.equals(expected) && text.endsWith("\r\n") ? "whole" : "other lines than pasted: " + counts;
+    }
+
     static void chatSlowLink() throws Exception {
         try (Server server = Server.start("--chat", "0", "--quiet")) {
             int port = server.port("chat");
@@ -462,16 +474,16 @@ abstract class Harness {
             }
             long want = (long) lines * bytes("<" + gothicName(0) + "> \ufffd\r\n").length;
             paster.getOutputStream().write(paste);
-            long got = 0;
+            ByteArrayOutputStream got = new ByteArrayOutputStream();
             byte[] buffer = new byte[10_000];
             try {
-                for (int n; got < want && (n = slow.getInputStream().read(buffer)) > 0; Thread.sleep(100)) {
-                    got += n;
+                for (int n; got.size() < want && (n = slow.getInputStream().read(buffer)) > 0; Thread.sleep(100)) {
+                    got.write(buffer, 0, n);
                 }
             } catch (IOException e) {
                 // reported below
             }
-            assertTrue(got == want, "the slow reader got " + got + " of " + want + " bytes");
+            assertBytes(bytes(("<" + gothicName(0) + "> \ufffd\r\n").repeat(lines)), got.toByteArray(), "the slow reader");
         }
     }
 
