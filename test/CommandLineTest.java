@@ -1,46 +1,21 @@
 // CommandLineTest.java: The command line, the log, the trace, shutdown, the source launcher.
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.lang.annotation.Annotation;
-import java.lang.reflect.Method;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.SocketTimeoutException;
-import java.net.URL;
-import java.net.URLClassLoader;
-import java.net.StandardSocketOptions;
-import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Collections;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
-import java.util.Set;
-import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import javax.tools.JavaCompiler;
-import javax.tools.ToolProvider;
 
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.DisplayName;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -69,8 +44,12 @@ class CommandLineTest extends Harness {
             assertTrue(exited, "still running 2 s after SIG" + signal);
             assertTrue(server.process.exitValue() == expectedStatus, "exit status " + server.process.exitValue() + ", expected " + expectedStatus);
             server.drain();
-            assertTrue(server.log().contains("stopped: closed 2 connections and the listening socket"),
-                    "no shutdown log line:\n" + server.tail(3));
+            int closed = 0; // SPEC asks for the shutdown in the log, not in one line: several reactors log one each
+            for (Matcher m = Pattern.compile("stopped: closed (\\d+) connection").matcher(server.log()); m.find(); ) {
+                closed += Integer.parseInt(m.group(1));
+            }
+            assertTrue(closed == 2 && server.log().contains(" and the listening socket"),
+                    "no shutdown log line for 2 connections and the listening socket:\n" + server.tail(3));
             assertTrue(!server.log().contains("Exception"), "stack trace on shutdown:\n" + server.log());
             idle.setSoTimeout(2000);
             assertTrue(readToEndOrReset(idle), "an open connection was not closed");
