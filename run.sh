@@ -54,7 +54,9 @@ case ${1:-} in
             case $arg in
               --fast) args+=(-Dtest.excludedGroups=check,attack,load) ;;
               --fix)  [[ $what == check ]] || { echo "run.sh: --fix is for ./run.sh check" >&2; exit 2; }
-                      exec "$JAVA" -cp target/test-classes:target/classes LessonCheck --fix ;;
+                      # compiled first, then run with the tests' classpath (JUnit's jars), as Maven gives it
+                      mvn -q "${args[@]}" test-compile dependency:build-classpath -Dmdep.outputFile=target/classpath
+                      exec "$JAVA" -cp "target/test-classes:target/classes:$(cat target/classpath)" LessonCheck --fix ;;
               -*)     echo "run.sh: unknown option '$arg'; usage: ./run.sh test [--fast] [CLASS[#METHOD] ...]" >&2; exit 2 ;;
               *)      tests+=("$arg") ;;
             esac
