@@ -5,15 +5,9 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.lang.annotation.Annotation;
-import java.lang.reflect.Method;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
-import java.net.URL;
-import java.net.URLClassLoader;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -24,10 +18,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
-import java.util.Set;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -565,64 +556,6 @@ abstract class Harness {
         String stat = Files.readString(proc(p.pid() + "/stat"));
         String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
         return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) * 10;
-    }
-
-    /**
-     * Applies exercises/NAME.patch to a copy of EchoServer.java in a directory of its own, checks that every line it
-     * adds or removes (blank ones aside) lies inside the members the exercise names (classes, with their comments and
-     * annotations, or methods written "name()"), compiles the copy, and returns the directory (classes in "classes").
-     */
-    static Path exercise(String name, List<String> touches) throws Exception {
-        Path dir = Files.createTempDirectory("exercise-" + name);
-        Files.copy(root.resolve("EchoServer.java"), dir.resolve("EchoServer.java"));
-        Path patch = root.resolve("exercises/" + name + ".patch");
-        ProcessBuilder apply = new ProcessBuilder("git", "apply", patch.toString()).directory(dir.toFile())
-                .redirectErrorStream(true);
-        Process p = apply.start();
-        String said = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(20, TimeUnit.SECONDS) && p.exitValue() == 0, name + ".patch no longer applies to EchoServer.java"
-                + " (refresh it): " + said);
-        List<String> patched = Files.readAllLines(dir.resolve("EchoServer.java"));
-        List<int[]> ranges = new ArrayList<>();
-        for (String member : touches) {
-            int[] range = locate(patched, member);
-            assertTrue(range != null, name + ": no " + member + " in the patched file");
-            int first = range[0];
-            while (first > 1 && patched.get(first - 2).trim().matches("(/\\*\\*|\\*|//).*")) {
-                first--; // the comment above a member belongs to it
-            }
-            ranges.add(new int[] {first, range[1]});
-        }
-        // Each hunk is found where it landed in the patched file (git apply allows an offset), by its new side.
-        List<List<String>> hunks = new ArrayList<>();
-        for (String line : Files.readAllLines(patch)) {
-            if (line.startsWith("@@")) {
-                hunks.add(new ArrayList<>());
-            } else if (!hunks.isEmpty() && !line.startsWith("+++") && !line.startsWith("---")) {
-                hunks.get(hunks.size() - 1).add(line);
-            }
-        }
-        for (List<String> hunk : hunks) {
-            List<String> newSide = hunk.stream().filter(l -> !l.startsWith("-")).map(l -> l.isEmpty() ? "" : l.substring(1))
-                    .toList();
-            int at = Collections.indexOfSubList(patched, newSide);
-            assertTrue(at >= 0, name + ".patch: a hunk is not in the patched file");
-            int newLine = at + 1;
-            for (String line : hunk) {
-                if (line.startsWith("+") || line.startsWith("-")) {
-                    int where = newLine;
-                    boolean inside = line.substring(1).isBlank() || ranges.stream().anyMatch(r -> where >= r[0] && where <= r[1]);
-                    assertTrue(inside, name + ".patch changes line " + where + " of the patched file, outside " + touches + ": "
-                            + line);
-                }
-                newLine += line.startsWith("-") ? 0 : 1;
-            }
-        }
-        JavaCompiler compiler = ToolProvider.getSystemJavaCompiler();
-        int status = compiler.run(null, null, null, "-d", dir.resolve("classes").toString(), "-Xlint:all", "-Werror",
-                dir.resolve("EchoServer.java").toString());
-        assertTrue(status == 0, name + ": the patched EchoServer.java does not compile");
-        return dir;
     }
 
     static void expect(List<String> problems, boolean condition, String problem) {
