@@ -101,11 +101,12 @@ class ChatAttackTest extends Harness {
             }
             promptEcho(server, "a flood traced into a stalled standard error");
             long start = System.nanoTime();
-            chatMember(port, "late").close();
+            Socket late = chatMember(port, "late");
+            late.close();
             long millis = (System.nanoTime() - start) / 1_000_000;
             assertTrue(millis < scaled(1000), "a new member waited " + millis + " ms");
             server.readLog();
-            server.awaitLog("closed (2 open)", scaled(10_000)); // the late member's close: the log has caught up
+            server.awaitLog("chat connection from 127.0.0.1:" + late.getLocalPort() + " closed (2 open)", scaled(10_000));
             assertTrue(!server.log().contains("OutOfMemoryError"), "out of memory:\n" + server.tail(5));
         }
     }

@@ -128,7 +128,7 @@ class ConnectionTest extends Harness {
         for (int unsent = 80 * 1024; unsent > 0; ) {
             connection.handleEvent(WRITABLE);
             unsent = 80 * 1024 - stream.taken().length();
-            boolean reading = unsent <= EchoServer.Connection.LOW_WATER; // between the marks: still stopped
+            boolean reading = unsent <= 32 * 1024; // the low-water mark; between the marks: still stopped
             assertEquals(reading, stream.readInterest(), "read interest with " + unsent + " bytes unsent");
         }
         assertFalse(stream.writeInterest(), "drained");

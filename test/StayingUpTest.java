@@ -122,7 +122,7 @@ class StayingUpTest extends Harness {
                     s.getOutputStream().write(part);
                     holders.add(s);
                 }
-                Thread.sleep(1000);
+                server.awaitLog("memory budget of 1048576 bytes reached", 10_000); // logged even with --quiet
                 Socket active = new Socket();
                 resources.add(active);
                 active.setReceiveBufferSize(16 * 1024);
