@@ -20,6 +20,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.*;
 import java.util.concurrent.*;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import java.util.regex.*;
 
 public final class EchoServer {
@@ -34,7 +35,7 @@ public final class EchoServer {
             ByteBuffer quote = ByteBuffer.wrap((options.quote + "\r\n").getBytes(StandardCharsets.UTF_8));
             listen(reactor, limits, options, "quote", options.qotdPort, () -> new QuoteService(quote));
         }
-        if (options.chatPort >= 0) listen(reactor, limits, options, "chat", options.chatPort, new ChatRoom());
+        if (options.chatPort >= 0) listen(reactor, limits, options, "chat", options.chatPort, new ChatRoom(reactor));
         Log.started(options);
         // Ctrl-C and SIGTERM run shutdown hooks on another thread: the hook only asks the reactor
         // to stop and waits for it, so that every socket is closed by the reactor's own thread.
@@ -53,6 +54,7 @@ public final class EchoServer {
         static final Events NONE = new Events(false, false, false);
         static final Events ACCEPT = new Events(true, false, false);
         static final Events READ = new Events(false, true, false);
+        static final Events WRITE = new Events(false, false, true);
     }
 
     /** What the reactor calls, on its own thread: POSA2's event handler, with its two hook methods. */
@@ -70,6 +72,7 @@ public final class EchoServer {
 
         private final Selector selector;
         private final PriorityQueue<Timer> timers = new PriorityQueue<>(Comparator.comparingLong(Timer::deadline));
+        private final ArrayDeque<Runnable> afterDispatch = new ArrayDeque<>(); // this turn's flushes
         private final CountDownLatch stopped = new CountDownLatch(1);
         private volatile boolean running = true;
 
@@ -111,7 +114,10 @@ public final class EchoServer {
             timers.add(new Timer(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMillis), due));
         }
 
-        /** The event loop: wait, dispatch every ready handle, run due timers. False if the selector broke. */
+        /** Runs a task once every ready handle of this turn has been dispatched: Redis's beforeSleep. */
+        void afterDispatch(Runnable task) { afterDispatch.add(task); }
+
+        /** The event loop: wait, dispatch every ready handle, flush, run due timers. False if the selector broke. */
         boolean run() {
             try {
                 while (running) {
@@ -120,6 +126,7 @@ public final class EchoServer {
                         if (Trace.on && ready > 0) Trace.say("reactor", "select: " + ready + " ready");
                         for (SelectionKey key : selector.selectedKeys()) dispatch(key);
                         selector.selectedKeys().clear();
+                        runAfterDispatch();
                         runDueTimers();
                     } catch (RuntimeException | Error e) { // in select itself: out of memory, say
                         Log.failure("the event loop", e);
@@ -158,6 +165,16 @@ public final class EchoServer {
             Timer next = timers.peek();
             if (next == null) return 0; // no timer: block until an event (or wakeup)
             return Math.max(1, TimeUnit.NANOSECONDS.toMillis(next.deadline() - System.nanoTime()) + 1);
+        }
+
+        void runAfterDispatch() { // and from a test that plays the loop
+            for (Runnable task; (task = afterDispatch.poll()) != null; ) {
+                try {
+                    task.run();
+                } catch (Throwable e) {
+                    Log.failure("a task after dispatching", e);
+                }
+            }
         }
 
         private void runDueTimers() {
@@ -209,7 +226,7 @@ public final class EchoServer {
     @ConcreteEventHandler("Plays the concrete event handler role in Reactor as well: the reactor calls it when"
             + " connections wait on its listening socket.")
     static final class SocketAcceptor implements EventHandler {
-        static final int ACCEPTS_PER_EVENT = 64; // so that a flood of connects cannot starve the clients
+        static final int ACCEPTS_PER_EVENT = 1024; // a turn's accepts are bounded, and keep up with a flood
         static final long ACCEPT_RETRY_MILLIS = 1000; // accept fails (out of descriptors): pause, do not spin
 
         private final SelectorReactor reactor;
@@ -253,7 +270,7 @@ public final class EchoServer {
             try {
                 SocketStream stream = listener.accept();
                 return Trace.on && stream != null ? Trace.accepted(stream) : stream;
-            } catch (IOException | RuntimeException | Error e) { // out of descriptors, most likely
+            } catch (Throwable e) { // out of descriptors, most likely: the listener stays open, whatever failed
                 pauseAccepting(e);
                 return null;
             }
@@ -268,11 +285,15 @@ public final class EchoServer {
 
         /** The listener stays ready while accept fails: waiting on it would spin. No connection is closed for room. */
         private void pauseAccepting(Throwable e) {
-            Log.error("accept failed: " + Log.reason(e) + "; pausing accepts for " + ACCEPT_RETRY_MILLIS + " ms");
-            reactor.setInterest(registration, Events.NONE);
-            reactor.schedule(ACCEPT_RETRY_MILLIS, "accept again (" + serviceName + ")", () -> {
-                if (listener.isOpen()) reactor.setInterest(registration, Events.ACCEPT);
-            });
+            try {
+                reactor.schedule(ACCEPT_RETRY_MILLIS, "accept again (" + serviceName + ")", () -> {
+                    if (listener.isOpen()) reactor.setInterest(registration, Events.ACCEPT);
+                });
+                reactor.setInterest(registration, Events.NONE);
+                Log.error("accept failed: " + Log.reason(e) + "; pausing accepts for " + ACCEPT_RETRY_MILLIS + " ms");
+            } catch (Throwable stillFailing) { // out of memory too: not paused, the next event tries again
+                Log.failure(this, stillFailing);
+            }
         }
 
         @Override public void handleClose() {
@@ -284,19 +305,28 @@ public final class EchoServer {
 
     // --------------------------------------------------------------- Connection
 
-    /** What a service may do to its connection: Twisted's transport. */
-    interface Transport {
-        void write(ByteBuffer bytes); // now, or as soon as the peer takes them; the buffer is not kept
-        void loseConnection();        // close once everything written has been sent
-        void abortConnection();       // close now; what is unsent is dropped
+    /** What fills a connection's output, paused while that output is full: Twisted's IPushProducer. */
+    interface Producer {
+        void pauseProducing();
+        void resumeProducing();
+    }
+
+    /** What a service may do to its connection: Twisted's transport. Its reading is a producer too. */
+    interface Transport extends Producer {
+        void write(ByteBuffer bytes);         // now if it can, else queued in order; the buffer is not kept
+        void writeShared(ByteBuffer message); // queued, sent at the end of this turn: kept, not copied, never changed
+        int unsent();                         // bytes written and not yet taken by the peer
+        void registerProducer(Producer producer); // paused when the output is full (by default: its own reading)
+        void loseConnection();                // close once everything written has been sent
+        void abortConnection();               // close now; what is unsent is dropped
     }
 
     @ConcreteEventHandler("Plays the concrete event handler role in Reactor and the transport of a service handler in"
             + " Acceptor-Connector: frames a connection's bytes into lines for its service, sends what the service"
-            + " writes, and pauses a peer that does not read.")
+            + " writes, and pauses its producer while the peer does not read.")
     static final class Connection implements EventHandler, Transport {
-        // Stop reading from a peer with this much output unsent, read again below the low mark (Netty's
-        // defaults): the gap keeps us from toggling interest on every write.
+        // Output at the high mark pauses the producer, at the low mark resumes it (Netty's defaults): the gap keeps
+        // us from toggling on every write. The producer is the connection's own reading unless a service says.
         static final int HIGH_WATER = 64 * 1024;
         static final int LOW_WATER = 32 * 1024;
 
@@ -305,15 +335,20 @@ public final class EchoServer {
         private final SocketStream stream;
         private final Service service;
         private final String serviceName;     // for the log: "chat connection from ..."
+        private final int maxLine;            // the service's, within --max-line
         private SelectorReactor.Registration registration;
         private Events interest = Events.READ;
         private ByteBuffer held;              // the start of an unfinished line, or null: an idle connection has none
-        private final OutputQueue unsent;     // what the socket has not taken yet
+        private final OutputQueue output;     // what the socket has not taken yet
+        private Producer producer = this;     // paused while the output is full
+        private boolean full;                 // the producer is paused for our output
         private boolean inputOpen = true;
-        private boolean readingPaused;        // above the high-water mark, until below the low one
+        private boolean readingPaused;        // pauseProducing: until resumeProducing
+        private boolean flushDue;             // shared output waits for the end of this turn
         private boolean closing;              // loseConnection: close once nothing is unsent
         private boolean closed;
         private String closeReason;           // null for an orderly close
+        private final Runnable flushTask = () -> { flushDue = false; if (!closed) handleEvent(Events.WRITE); };
         long lastActive = System.nanoTime();  // when bytes last moved: for the idle timeout
 
         Connection(SelectorReactor reactor, Limits limits, SocketStream stream, Service service, String serviceName) {
@@ -322,7 +357,8 @@ public final class EchoServer {
             this.stream = stream;
             this.service = service;
             this.serviceName = serviceName;
-            this.unsent = new OutputQueue(limits);
+            this.maxLine = Math.min(limits.maxLine, service.maxLine());
+            this.output = new OutputQueue(limits);
         }
 
         /** Activation: register for reading, then tell the service the connection is made. */
@@ -339,11 +375,12 @@ public final class EchoServer {
             }
         }
 
+        /** One write and one read at most per turn: what a connection may take of a turn is bounded. */
         @Override public void handleEvent(Events ready) {
-            lastActive = System.nanoTime();
+            if (ready.read()) lastActive = System.nanoTime();
             try {
-                if (ready.write()) unsent.writeTo(stream);
-                if (ready.read() && limits.mayRead(this)) readInput(); // else next turn: the loop is busy
+                if (ready.write() && output.writeTo(stream)) lastActive = System.nanoTime();
+                if (ready.read() && interest.read()) readInput(); // paused earlier in this turn: not now
             } catch (IOException e) {
                 close(Log.reason(e));
             }
@@ -351,7 +388,7 @@ public final class EchoServer {
         }
 
         private void closeOrUpdateInterest() {
-            if (closing && unsent.isEmpty()) close(null);
+            if (closing && output.isEmpty()) close(null);
             else if (!closed) updateInterest();
         }
 
@@ -386,11 +423,11 @@ public final class EchoServer {
             int from = in.position();    // the first byte not yet passed on
             int lineStart = from;        // where the line being looked at starts
             while (!closed) {
-                int windowEnd = Math.min(in.limit(), lineStart + limits.maxLine);
+                int windowEnd = Math.min(in.limit(), lineStart + maxLine);
                 int end = endOfLastLine(in, Math.max(lineStart, fresh), windowEnd);
                 if (end > 0) {
                     lineStart = end;                     // whole lines, each within max-line
-                } else if (windowEnd - lineStart == limits.maxLine) {
+                } else if (windowEnd - lineStart == maxLine) {
                     deliver(in, from, windowEnd);        // max-line bytes and no '\n': a piece
                     from = lineStart = windowEnd;
                 } else {
@@ -412,40 +449,32 @@ public final class EchoServer {
 
         /** The bytes [from, to) go to the service as one value, unless it is closing (as Twisted's LineReceiver). */
         private void deliver(ByteBuffer in, int from, int to) {
-            if (to > from && !closed && !closing) { // writes to other connections now are this one's: see Limits
+            if (to > from && !closed && !closing) {
                 ByteBuffer lines = in.slice(from, to - from);
                 Log.lines(stream.peer(), lines);
-                limits.sending(this);
-                try {
-                    service.linesReceived(lines);
-                } finally {
-                    limits.sending(null);
-                }
+                service.linesReceived(lines);
             }
         }
 
         private void endOfInput(ByteBuffer rest) {
             if (Trace.on) Trace.say(toString(), "half-close: " + rest.remaining() + " bytes held, "
-                    + unsent.bytes() + " unsent; close once everything is sent");
+                    + output.bytes() + " unsent; close once everything is sent");
             inputOpen = false;
             deliver(rest, rest.position(), rest.limit()); // the last line had no '\n': a line all the same
             loseConnection();
         }
 
         // ---- output: the Transport the service writes to
+        /** Write first: a write behind nothing goes out at once (the echo's path); the rest is queued, in order. */
         @Override public void write(ByteBuffer bytes) {
             if (closed || closing) return;
-            limits.wrote(this, bytes.remaining()); // the work of a chat message to many members (Part II)
             int start = bytes.position();
             try {
-                if (unsent.isEmpty() && stream.write(bytes) > 0) lastActive = System.nanoTime(); // write first
+                if (output.isEmpty() && stream.write(bytes) > 0) lastActive = System.nanoTime();
                 if (bytes.hasRemaining()) {
                     if (Trace.on) Trace.say(toString(), "queues " + bytes.remaining() + " bytes");
-                    int before = unsent.bytes();
-                    unsent.add(bytes); // a copy: the caller's buffer is reused
-                    String tooMuch = limits.queued(this, before, unsent.bytes()); // too much? a chat sender waits
-                    if (tooMuch != null) close(tooMuch);
-                    else updateInterest(); // another connection may be writing to us: OP_WRITE on now
+                    output.add(bytes); // a copy: the caller's buffer is reused
+                    if (!tooMuchUnsent()) updateInterest(); // OP_WRITE on now
                 }
             } catch (IOException e) {
                 close(Log.reason(e));
@@ -453,6 +482,31 @@ public final class EchoServer {
                 bytes.position(start);
             }
         }
+
+        /** One message to many connections: each queue refers to it; each is flushed once, at the end of the turn. */
+        @Override public void writeShared(ByteBuffer message) {
+            if (closed || closing || !message.hasRemaining()) return;
+            output.addShared(message);
+            if (tooMuchUnsent()) return;
+            waterMarks(); // full now: its producer pauses before it reads again in this turn
+            if (!flushDue && !interest.write()) { // at the end of the turn: one write, whatever others sent it
+                flushDue = true;                  // (with OP_WRITE on, the socket is full: its event will come)
+                reactor.afterDispatch(flushTask);
+            }
+        }
+
+        /** What a peer that does not read may cost is bounded: past it, the connection is closed (IRC's SendQ). */
+        private boolean tooMuchUnsent() {
+            if (output.bytes() <= limits.maxUnsent()) return false;
+            close("more than " + limits.maxUnsent() + " bytes unsent: the peer is not reading");
+            return true;
+        }
+
+        @Override public int unsent() { return output.bytes(); }
+        @Override public void registerProducer(Producer producer) { this.producer = producer; }
+
+        @Override public void pauseProducing() { readingPaused = true; updateInterest(); } // its reading is a producer
+        @Override public void resumeProducing() { readingPaused = false; if (!closed) updateInterest(); }
 
         @Override public void loseConnection() {
             closing = true;
@@ -463,17 +517,25 @@ public final class EchoServer {
 
         /** Interest follows from state, in one place: this is what rules out an OP_WRITE spin. */
         void updateInterest() {
-            boolean wasPaused = readingPaused;
-            if (unsent.bytes() >= HIGH_WATER) readingPaused = true;
-            else if (unsent.bytes() <= LOW_WATER) readingPaused = false;
-            if (Trace.on && readingPaused != wasPaused) Trace.waterMark(this, unsent.bytes(), readingPaused);
-            boolean waits = limits.mustWait(this, !unsent.isEmpty()); // the memory budget, or its recipients
-            boolean read = inputOpen && !readingPaused && !waits;
-            boolean write = !unsent.isEmpty();
+            waterMarks();
+            if (closed) return;
+            boolean read = inputOpen && !readingPaused;
+            boolean write = !output.isEmpty();
             if (read != interest.read() || write != interest.write()) {
                 interest = new Events(false, read, write);
                 reactor.setInterest(registration, interest);
             }
+        }
+
+        /** Full at the high-water mark (or with the memory budget spent), drained at the low one: tell the producer. */
+        private void waterMarks() {
+            boolean wasFull = full;
+            if (output.bytes() >= HIGH_WATER || limits.mustWait(this, !output.isEmpty())) full = true;
+            else if (output.bytes() <= LOW_WATER) full = false;
+            if (full == wasFull) return;
+            if (Trace.on) Trace.waterMark(this, output.bytes(), full);
+            if (full) producer.pauseProducing();
+            else producer.resumeProducing();
         }
 
         // ---- close: the one way out
@@ -488,10 +550,11 @@ public final class EchoServer {
         @Override public void handleClose() {
             closed = true;
             stream.close();
-            limits.closed(this, held, unsent);
+            limits.closed(this, held, output);
             held = null;
             Log.connection(serviceName, stream.peer(), closeReason == null ? "closed" : "closed: " + closeReason,
                     limits.openCount());
+            if (full) producer.resumeProducing(); // its output is gone: nobody waits for it any more
             service.connectionLost();
         }
 
@@ -517,6 +580,9 @@ public final class EchoServer {
 
         /** The most one read takes: the chat makes each read one message to every member, so it reads less. */
         default int readSize() { return Limits.READ_SIZE; }
+
+        /** The longest line it takes whole, as Twisted's LineReceiver.MAX_LENGTH; --max-line bounds it too. */
+        default int maxLine() { return Integer.MAX_VALUE; }
     }
 
     @ServiceHandler("Plays the service handler role in Acceptor-Connector for the echo: sends every line it receives"
@@ -541,66 +607,103 @@ public final class EchoServer {
         }
     }
 
-    /** The chat's factory: the members live here, shared by their service handlers, as in Twisted's notes. */
+    /**
+     * The chat's factory: the members live here, shared by their service handlers, as in Twisted's notes. A member
+     * whose output is full pauses every member's reading, since they fill it; but only while it keeps reading.
+     */
     static final class ChatRoom implements ServiceFactory {
+        private final SelectorReactor reactor;
         private final Map<String, ChatService> members = new LinkedHashMap<>(); // by name, compared folded
+        private final Set<ChatService> waitedFor = new HashSet<>(); // full and reading: the room is paused
+
+        ChatRoom(SelectorReactor reactor) { this.reactor = reactor; }
 
         @Override public Service makeService() { return new ChatService(this); }
-        boolean join(String name, ChatService member) { return members.putIfAbsent(Chat.key(name), member) == null; }
-        void leave(String name) { members.remove(Chat.key(name)); }
+        boolean join(String key, ChatService member) { return members.putIfAbsent(key, member) == null; }
+        void leave(String key) { members.remove(key); }
+        boolean paused() { return !waitedFor.isEmpty(); }
 
         void broadcast(ChatService sender, ByteBuffer message) {
             for (ChatService member : List.copyOf(members.values())) { // a member may leave while we write
-                if (member != sender) member.transport.write(message);
+                if (member != sender) member.transport.writeShared(message);
+            }
+        }
+
+        /** A member's output is full: every member stops reading, while this one keeps taking its bytes (Part II). */
+        void full(ChatService member) {
+            if (waitedFor.add(member) && waitedFor.size() == 1) {
+                for (ChatService m : List.copyOf(members.values())) m.transport.pauseProducing();
+            }
+            int episode = ++member.timesFull; // a timer of an earlier time it was full must not count
+            Chat.whileReading(reactor, member.transport,
+                    () -> member.timesFull == episode && waitedFor.contains(member), () -> drained(member));
+        }
+
+        void drained(ChatService member) {
+            if (waitedFor.remove(member) && waitedFor.isEmpty()) {
+                for (ChatService m : List.copyOf(members.values())) m.transport.resumeProducing();
             }
         }
     }
 
     @ServiceHandler("Plays the service handler role in Acceptor-Connector for the chat: asks a member for a free name,"
             + " then sends each of its lines to every other member.")
-    static final class ChatService implements Service {
+    static final class ChatService implements Service, Producer {
         private final ChatRoom room;
         private Transport transport;
-        private String name;  // null until the member has chosen a free one
-        private boolean lost; // the connection is gone, perhaps halfway through a read's lines: take no more
+        private String key;    // the name as compared, null until the member has chosen a free one
+        private String name;
+        private boolean lost;  // the connection is gone, perhaps halfway through a read's lines: take no more
+        private int timesFull; // for the room's patience with it
 
         ChatService(ChatRoom room) { this.room = room; }
 
         @Override public void connectionMade(Transport transport) {
             this.transport = transport;
+            transport.registerProducer(this); // the room fills this member's output: pause the room when full
+            if (room.paused()) transport.pauseProducing();
             transport.write(line("What's your name?"));
         }
 
-        /** A read's lines go out as one message, one write to each member however many lines (as the echo does). */
+        /** A read's lines go out as one message, one shared buffer for every member (as the echo, one write). */
         @Override public void linesReceived(ByteBuffer lines) {
             StringBuilder message = new StringBuilder();
             eachLine(lines, line -> {
                 if (lost) return;
                 String text = Chat.text(line); // printable: no escape sequence reaches a terminal (Part II)
-                if (name == null) choose(Chat.name(text));
+                if (name == null) choose(text);
                 else if (!text.isEmpty()) message.append('<').append(name).append("> ").append(text).append("\r\n");
             });
             if (!message.isEmpty() && !lost) room.broadcast(this, utf8(message.toString()));
         }
 
-        private void choose(String name) {
+        private void choose(String typed) {
+            String name = Chat.name(typed);
             String refused = Chat.refuse(name); // a rule it breaks (Part II: length, characters, one script)
+            String key = refused == null ? Chat.key(name) : null; // folded once: leaving needs no memory
             if (name.isEmpty()) {
                 transport.write(line("What's your name?"));
-            } else if (refused != null || !room.join(name, this)) {
+            } else if (refused != null || !room.join(key, this)) {
                 transport.write(line((refused != null ? refused : "Name taken") + ", please choose another."));
             } else {
                 this.name = name;
+                this.key = key;
                 transport.write(line("Welcome, " + name + "!"));
             }
         }
 
+        @Override public void pauseProducing() { room.full(this); }
+        @Override public void resumeProducing() { room.drained(this); }
+
         @Override public void connectionLost() {
             lost = true;
-            if (name != null) room.leave(name);
+            room.drained(this);
+            if (key != null) room.leave(key);
         }
 
         @Override public int readSize() { return 1024; } // a read of short lines is a long message to each member
+        @Override public int maxLine() { return Chat.MAX_LINE; } // whatever --max-line says
+        @Override public String toString() { return transport + " (" + name + ")"; }
 
         /** A line the server sends: the text and "\r\n", as Twisted's sendLine does. */
         private static ByteBuffer line(String text) { return utf8(text + "\r\n"); }
@@ -690,16 +793,12 @@ public final class EchoServer {
     // ================================================================================ PART II: staying up, running it
 
     /** What keeps one connection, or many, from taking the server down: the line limit, the memory budget over all
-     * connections, the idle timeout; Part I calls it by name (readBuffer, hold, mustWait, queued...). */
+     * connections, the idle timeout; Part I calls it by name (readBuffer, hold, mayHold, mustWait, maxUnsent...). */
     static final class Limits {
         static final int READ_SIZE = 64 * 1024; // a read's room; as much again in front, for a held line start
         static final int SMALL_READ = 4 * 1024; // a read's room while the budget is spent
         static final int BUFFER_OVERHEAD = 64;  // a buffer's heap beyond its bytes: headers, the queue's slot
-        static final int MAX_UNSENT = 1 << 20;  // the most of its own output a connection may have queued
-        static final int MIN_SHARE = 32 * 1024; // under pressure, a recipient's least share of the budget
-        static final long STALL_MILLIS = 2000;  // others wait this long for a connection to read: it is not reading
-        static final long HEAVY_BYTES = 1 << 20; // written to others by one delivery: heavy (a message to many)
-        static final long TURN_BYTES = 32 << 20; // written by heavy deliveries in one turn, then they wait a turn
+        static final int MAX_UNSENT = 1 << 20;  // a connection's SendQ: the most a peer that does not read may cost
         static final int IDLE_CHECKS = 8; // scans per idle timeout (as Redis's clientsCron runs on a tick)
 
         final int maxLine;
@@ -707,14 +806,10 @@ public final class EchoServer {
         private final long budget;            // bytes held and queued over all connections, overheads included
         private final long idleTimeoutMillis; // 0: never
         private final ByteBuffer shared = ByteBuffer.allocateDirect(2 * READ_SIZE);
+        private final ByteBuffer gathered = ByteBuffer.allocateDirect(READ_SIZE); // a queue's buffers, for one write
         private final Set<Connection> open = new HashSet<>();
-        private final Set<Connection> paused = new HashSet<>(); // not reading while the budget is spent
-        private final Map<Connection, Set<Connection>> waitedOn = new HashMap<>(); // recipient -> senders waiting
-        private final Map<Connection, Integer> waitsFor = new HashMap<>(); // sender -> recipients it waits for
-        private Connection sender; // whose lines the services handle now: what they write to others, it sent
-        private final Set<Connection> heavy = new HashSet<>(); // its last delivery was heavy: a chat sender, say
-        private long fannedOut, spentBytes; // written to others by this delivery, by heavy ones in this turn
-        private boolean turnEnding;
+        private final Set<Connection> paused = new HashSet<>(); // output queued while the budget is spent
+        private final Map<ByteBuffer, Integer> holders = new IdentityHashMap<>(); // a shared message: queues with it
         private long buffered;
         private boolean pressure;             // over the budget, until back under three quarters of it
         private boolean warned, idleCheckDue;
@@ -752,91 +847,36 @@ public final class EchoServer {
             return kept;
         }
 
+        /** Where a queue of several buffers is gathered for one write: one system call, whatever was queued. */
+        ByteBuffer writeBuffer() { return gathered.clear(); }
+
         /** While the budget is spent, an unfinished line is passed on instead of held. */
         boolean mayHold() { return !pressure; }
 
-        /** The connection whose lines are being handled, or null once they are. */
-        void sending(Connection c) {
-            if (c == null && (fannedOut > 0 || !heavy.isEmpty())) delivered(sender, fannedOut); // the echo: neither
-            sender = c;
-            fannedOut = 0;
-        }
-
-        /** Bytes are written to c: while another connection's lines are handled, that delivery's work. */
-        void wrote(Connection c, int bytes) { if (sender != null && sender != c) fannedOut += bytes; }
-
-        /** A delivery that wrote much to others (a chat message to many members) is heavy and counts in this turn. */
-        private void delivered(Connection c, long bytes) {
-            if (bytes <= HEAVY_BYTES) {
-                heavy.remove(c);
-                return;
-            }
-            heavy.add(c);
-            spentBytes += bytes;
-            if (!turnEnding) { // timers run once every ready handle has been dispatched: at the end of this turn
-                turnEnding = true;
-                reactor.schedule(0, "a new turn", () -> { turnEnding = false; spentBytes = 0; });
-            }
-        }
-
-        /** Heavy connections read while this turn's heavy deliveries wrote under TURN_BYTES; the rest, next turn. */
-        boolean mayRead(Connection c) { return spentBytes < TURN_BYTES || !heavy.contains(c); }
-
         /**
-         * Output was queued for c: unsent bytes, before were queued already. Of its own output, c may hold what a
-         * paused echo client can, and normally at least 1 MiB; more is a reason to close it. What others sent it is
-         * bounded otherwise: each sender waits until it has gone out, a reader that takes nothing for a while goes,
-         * and under pressure one already behind by its share of the budget goes (however big one message is).
+         * The most a connection may leave unsent: a peer that reads nothing is closed past it. A paused echo
+         * client never gets there: its own output stops at the high-water mark and one read (or one long line).
          */
-        String queued(Connection c, int before, int unsent) {
-            if (sender != null && sender != c) {
-                long share = Math.max(MIN_SHARE, budget / open.size());
-                if (pressure && before > share) return "more than its share of the memory budget unsent (" + share
-                        + " bytes): the peer is not reading";
-                waitFor(c);
-                return null;
-            }
-            long pausedEcho = Connection.HIGH_WATER + READ_SIZE + maxLine;
-            long limit = pressure ? pausedEcho : Math.max(pausedEcho, MAX_UNSENT);
-            return unsent > limit ? "more than " + limit + " bytes unsent: the peer is not reading" : null;
-        }
-
-        /** The sender stops reading until c has sent what it queued; if c takes nothing for a while, c goes. */
-        private void waitFor(Connection c) {
-            Set<Connection> senders = waitedOn.get(c);
-            if (senders == null) {
-                Set<Connection> waiting = senders = new HashSet<>();
-                waitedOn.put(c, waiting);
-                reactor.schedule(STALL_MILLIS, "is " + c + " reading?", () -> { // as Redis's soft output limit
-                    if (waitedOn.get(c) == waiting) c.close("not reading: others waited " + STALL_MILLIS + " ms");
-                });
-            }
-            if (senders.add(sender) && waitsFor.merge(sender, 1, Integer::sum) == 1 && Trace.on) {
-                Trace.say(sender.toString(), "waits until what it sent has gone out: stop reading");
-            }
-        }
-
-        /** c has sent all it had queued, or is closed: whoever waited for it may read again. */
-        private void drained(Connection c) {
-            Set<Connection> senders = waitedOn.isEmpty() ? null : waitedOn.remove(c); // the echo: at once
-            if (senders == null) return;
-            for (Connection s : senders) {
-                if (waitsFor.computeIfPresent(s, (k, n) -> n > 1 ? n - 1 : null) == null && open.contains(s)) {
-                    s.updateInterest();
-                }
-            }
-        }
+        int maxUnsent() { return Math.max(MAX_UNSENT, Connection.HIGH_WATER + READ_SIZE + maxLine); }
 
         /**
-         * Whether c must stop reading: the budget is spent and c has output queued, or c waits for what it sent
-         * others. A connection whose output has drained reads, whoever else holds the budget, and frees its senders.
+         * Whether c's producer must pause although c is under its high-water mark: the budget is spent and c has
+         * output queued. A connection whose output has drained reads, whoever else holds the budget.
          */
         boolean mustWait(Connection c, boolean outputQueued) {
-            if (!outputQueued) drained(c);
             boolean pause = pressure && outputQueued;
-            if (pause && paused.add(c) && Trace.on) Trace.say(c.toString(), "memory budget spent: stop reading");
+            if (pause && paused.add(c) && Trace.on) Trace.say(c.toString(), "memory budget spent: output queued");
             if (!pause && !paused.isEmpty()) paused.remove(c);
-            return pause || !waitsFor.isEmpty() && waitsFor.containsKey(c);
+            return pause;
+        }
+
+        /** A message in several queues is counted once, while any queue holds it. */
+        void share(ByteBuffer message) {
+            if (holders.merge(message, 1, Integer::sum) == 1) account(cost(message));
+        }
+
+        void unshare(ByteBuffer message) {
+            if (holders.computeIfPresent(message, (m, n) -> n > 1 ? n - 1 : null) == null) account(-cost(message));
         }
 
         /** A buffer's cost in heap: its bytes and its object, so that many small ones cannot hide. */
@@ -848,7 +888,7 @@ public final class EchoServer {
             if (!pressure && buffered > budget) {
                 pressure = true;
                 if (!warned) Log.error("memory budget of " + budget + " bytes reached: lines are no longer held, and"
-                        + " connections with output queued stop reading until it has drained (logged once)");
+                        + " connections with output queued pause what fills it until it has drained (logged once)");
                 warned = true;
             } else if (pressure && buffered < budget / 4 * 3) {
                 pressure = false;
@@ -867,9 +907,6 @@ public final class EchoServer {
         void closed(Connection c, ByteBuffer held, OutputQueue unsent) {
             open.remove(c);
             paused.remove(c); // first: releasing its buffers may resume the paused ones, never this one
-            waitsFor.remove(c);
-            heavy.remove(c);
-            drained(c);
             release(held);
             unsent.clear();
         }
@@ -893,12 +930,16 @@ public final class EchoServer {
         }
     }
 
-    /** A connection's unsent bytes, oldest first, gathered into buffers of at least 4 KiB (so that many tiny lines
-     * cost their bytes in heap, not an object each) and counted in the memory budget. None while nothing is unsent. */
+    /**
+     * A connection's unsent bytes, oldest first. Its own output is copied into buffers of at least 4 KiB (so that
+     * many tiny lines cost their bytes in heap, not an object each); a shared message is referred to, not copied.
+     * Counted in the memory budget; none while nothing is unsent.
+     */
     static final class OutputQueue {
         static final int MIN_BUFFER = 4 * 1024;
         private final Limits limits;
         private ArrayDeque<ByteBuffer> buffers; // made at a short write, dropped once drained
+        private ArrayDeque<ByteBuffer> sharedOf; // once one is queued: for each buffer, the shared message or itself
         private int bytes;
 
         OutputQueue(Limits limits) { this.limits = limits; }
@@ -908,9 +949,10 @@ public final class EchoServer {
         /** Copies the bytes (the caller's buffer is reused), into the last buffer if it has room. */
         void add(ByteBuffer rest) {
             ByteBuffer tail = buffers == null ? null : buffers.peekLast();
-            if (tail == null || tail.capacity() - tail.limit() < rest.remaining()) {
-                if (buffers == null) buffers = new ArrayDeque<>();
-                buffers.add(tail = ByteBuffer.allocate(Math.max(rest.remaining(), MIN_BUFFER)).flip());
+            boolean shared = sharedOf != null && sharedOf.peekLast() != tail;
+            if (tail == null || shared || tail.capacity() - tail.limit() < rest.remaining()) {
+                tail = ByteBuffer.allocate(Math.max(rest.remaining(), MIN_BUFFER)).flip();
+                append(tail, tail);
                 limits.account(Limits.cost(tail));
             }
             int end = tail.limit();
@@ -919,19 +961,64 @@ public final class EchoServer {
             rest.position(rest.limit());
         }
 
-        /** Writes as much as the socket takes; what it does not take stays at the head. */
-        void writeTo(SocketStream stream) throws IOException {
-            for (ByteBuffer head; buffers != null && (head = buffers.peek()) != null; buffers.poll()) {
-                bytes -= stream.write(head);
-                if (head.hasRemaining()) return; // the socket is full again
-                limits.account(-Limits.cost(head));
+        /** Queues a view of a message that other queues may hold too; the budget counts it once. */
+        void addShared(ByteBuffer message) {
+            if (sharedOf == null) sharedOf = buffers == null ? new ArrayDeque<>() : new ArrayDeque<>(buffers);
+            append(message.duplicate(), message);
+            limits.share(message);
+            bytes += message.remaining();
+        }
+
+        private void append(ByteBuffer buffer, ByteBuffer shared) {
+            if (buffers == null) buffers = new ArrayDeque<>();
+            buffers.add(buffer);
+            if (sharedOf != null) sharedOf.add(shared);
+        }
+
+        /**
+         * One write of what is queued, at most the shared buffer's size: the head buffer itself if it is the only
+         * one, else as many as fit gathered into the shared buffer. What the socket does not take stays at the head.
+         * True if any bytes moved.
+         */
+        boolean writeTo(SocketStream stream) throws IOException {
+            if (buffers == null) return false;
+            int written;
+            if (buffers.size() == 1) {
+                written = stream.write(buffers.peek());
+            } else {
+                ByteBuffer gathered = limits.writeBuffer();
+                for (ByteBuffer b : buffers) {
+                    int n = Math.min(b.remaining(), gathered.remaining());
+                    gathered.put(gathered.position(), b, b.position(), n).position(gathered.position() + n);
+                    if (!gathered.hasRemaining()) break;
+                }
+                written = stream.write(gathered.flip());
+                for (int left = written; left > 0; ) { // what the socket took leaves the queue's head
+                    ByteBuffer head = buffers.peek();
+                    int n = Math.min(left, head.remaining());
+                    head.position(head.position() + n);
+                    left -= n;
+                    if (!head.hasRemaining()) releaseHead();
+                }
             }
-            buffers = null; // drained: an idle connection holds no queue
+            bytes -= written;
+            while (!buffers.isEmpty() && !buffers.peek().hasRemaining()) releaseHead();
+            if (buffers.isEmpty()) buffers = sharedOf = null; // drained: an idle connection holds no queue
+            return written > 0;
+        }
+
+        private void releaseHead() {
+            ByteBuffer buffer = buffers.poll();
+            ByteBuffer shared = sharedOf == null ? buffer : sharedOf.poll();
+            if (shared == buffer) limits.account(-Limits.cost(buffer));
+            else limits.unshare(shared);
         }
 
         void clear() {
-            if (buffers != null) buffers.forEach(buffer -> limits.account(-Limits.cost(buffer)));
-            buffers = null;
+            if (buffers != null) {
+                while (!buffers.isEmpty()) releaseHead();
+            }
+            buffers = sharedOf = null;
             bytes = 0;
         }
     }
@@ -941,20 +1028,50 @@ public final class EchoServer {
     /** The chat's text rules (SPEC): a name is short, of one script, compared folded; a message is printable. */
     static final class Chat {
         static final int MAX_NAME = 32; // characters (IRC's nicknames: 30 or so)
+        static final long PATIENCE_MILLIS = 250; // how long the room waits for a full member to take MIN_PROGRESS
+        static final int MIN_PROGRESS = 8 * 1024; // 32 KiB/s: a member reading 64 KiB/s is always waited for
+        static final int MAX_LINE = 16 * 1024; // bytes, --max-line or not: longer lines go on in pieces
+        static final String FILLERS = "\\u115f\\u1160\\u3164\\uffa0"; // Hangul fillers: letters that show as blanks
         static final Pattern NAME = Pattern.compile( // a letter or a digit first and last
-                "[\\p{L}\\p{Nd}]([\\p{L}\\p{M}\\p{Nd}_.'-]*[\\p{L}\\p{M}\\p{Nd}])?");
+                "[\\p{L}\\p{Nd}&&[^" + FILLERS + "]]([\\p{L}\\p{M}\\p{Nd}_.'\\-&&[^" + FILLERS + "]]*"
+                        + "[\\p{L}\\p{M}\\p{Nd}&&[^" + FILLERS + "]])?");
         static final Pattern STACKED = Pattern.compile("\\p{M}{3}"); // three marks on one letter hide what it is
-        // and what shows nothing or hides text (zero-width spaces, tags, ...), but the joiners scripts need
-        static final Pattern UNPRINTABLE = Pattern.compile("[" + Log.CONTROLS + "]|[\\p{Cf}&&[^\\u200c\\u200d]]");
+        static final Pattern OVERSTACKED = Pattern.compile("(\\p{M}{2})\\p{M}+");
+        // what shows nothing, hides text or may show anything (zero-width spaces, tags, unassigned and private
+        // code points, fillers), but the joiners scripts need
+        static final Pattern UNPRINTABLE = Pattern.compile("[" + Log.CONTROLS + FILLERS + "\\p{Cn}\\p{Co}]"
+                + "|[\\p{Cf}&&[^\\u200c\\u200d]]");
+        static final Pattern TERMINATOR = Pattern.compile("\r?\n\\z|\r\\z"); // a CR alone ends a max-line piece
+
+        /**
+         * The room waits for a full member only while it keeps reading: each PATIENCE_MILLIS it must have taken
+         * MIN_PROGRESS more, or the room lets it go (its connection's SendQ then bounds what it costs).
+         */
+        static void whileReading(SelectorReactor reactor, Transport member, BooleanSupplier waited, Runnable letGo) {
+            int unsentBefore = member.unsent();
+            reactor.schedule(PATIENCE_MILLIS, "is " + member + " reading?", () -> {
+                if (!waited.getAsBoolean()) return;
+                if (unsentBefore - member.unsent() >= MIN_PROGRESS) whileReading(reactor, member, waited, letGo);
+                else letGo.run();
+            });
+        }
 
         /** A received line as text: UTF-8 (a byte that is not becomes U+FFFD), no terminator, nothing unprintable. */
         static String text(ByteBuffer line) {
-            String text = StandardCharsets.UTF_8.decode(line).toString().replaceFirst("\r?\n$", "");
-            return UNPRINTABLE.matcher(text).replaceAll("\ufffd");
+            String text = TERMINATOR.matcher(StandardCharsets.UTF_8.decode(line)).replaceFirst("");
+            text = UNPRINTABLE.matcher(text).replaceAll("\ufffd");
+            return OVERSTACKED.matcher(text).replaceAll("$1\ufffd"); // a letter's third mark and on: one U+FFFD
         }
 
-        /** What a member typed as a name: trimmed, composed (NFKC: "A" and a ring are "Å", a fullwidth "ａ" is "a"). */
-        static String name(String typed) { return Normalizer.normalize(typed.strip(), Normalizer.Form.NFKC); }
+        /**
+         * What a member typed as a name: trimmed, composed (NFKC: "A" and a ring are "Å", a fullwidth "ａ" is "a").
+         * Far too long is refused as it is: normalizing costs more than linear time on some text.
+         */
+        static String name(String typed) {
+            String name = typed.strip();
+            if (name.codePointCount(0, name.length()) > 4 * MAX_NAME) return name;
+            return Normalizer.normalize(name, Normalizer.Form.NFKC);
+        }
 
         /** Names are compared case-folded, as IRC compares nicknames ("Alice" is "alice"), and without their marks. */
         static String key(String name) {
@@ -1004,6 +1121,7 @@ public final class EchoServer {
 
     /** The selector, and the classes behind a write and a close loaded now: later they would need a descriptor. */
     static SelectorReactor reactorOrExit() {
+        preload();
         try {
             Pipe pipe = Pipe.open();
             pipe.sink().write(ByteBuffer.allocate(1));
@@ -1013,6 +1131,34 @@ public final class EchoServer {
         } catch (IOException e) {
             throw fail("cannot start: " + Log.reason(e));
         }
+    }
+
+    /**
+     * Out of descriptors, a class or a file used for the first time cannot be opened: so every class of this file
+     * (javac names the anonymous ones Outer$1, Outer$2, ...) is loaded and initialized at start, and the time zone
+     * data the log's timestamps read.
+     */
+    static void preload() {
+        List<Class<?>> classes = new ArrayList<>(List.of(EchoServer.class));
+        for (int i = 0; i < classes.size(); i++) {
+            Class<?> outer = classes.get(i);
+            classes.addAll(List.of(outer.getDeclaredClasses()));
+            for (int n = 1; ; n++) {
+                try {
+                    classes.add(Class.forName(outer.getName() + "$" + n, true, outer.getClassLoader()));
+                } catch (ClassNotFoundException e) {
+                    break;
+                }
+            }
+        }
+        for (Class<?> c : classes) {
+            try {
+                Class.forName(c.getName(), true, c.getClassLoader());
+            } catch (ClassNotFoundException e) {
+                throw new AssertionError(e); // it was just found
+            }
+        }
+        Log.now();
     }
 
     /**
@@ -1295,7 +1441,7 @@ public final class EchoServer {
 
         static String reason(Throwable e) { return e.getMessage() != null ? e.getMessage() : e.toString(); }
 
-        private static String now() { return LocalDateTime.now().format(TIME) + " "; }
+        static String now() { return LocalDateTime.now().format(TIME) + " "; }
 
         static void flush(long millis) { // waits, at most this long, until every queued line is written
             for (long end = System.nanoTime() + millis * 1_000_000; unwritten.get() > 0 && System.nanoTime() < end; ) {
@@ -1390,6 +1536,7 @@ public final class EchoServer {
                 }
 
                 @Override public int readSize() { return service.readSize(); }
+                @Override public int maxLine() { return service.maxLine(); }
             };
         }
 
@@ -1420,9 +1567,10 @@ public final class EchoServer {
             };
         }
 
-        static void waterMark(Connection c, int unsent, boolean paused) {
-            say(c.toString(), "unsent " + unsent + (paused ? " >= high-water " + Connection.HIGH_WATER
-                    + ": stop reading" : " <= low-water " + Connection.LOW_WATER + ": read again"));
+        static void waterMark(Connection c, int unsent, boolean full) {
+            String why = unsent >= Connection.HIGH_WATER ? " >= high-water " + Connection.HIGH_WATER
+                    : full ? " and the memory budget spent" : " <= low-water " + Connection.LOW_WATER;
+            say(c.toString(), "unsent " + unsent + why + (full ? ": pause its producer" : ": resume its producer"));
         }
 
         /** "1 whole line (6 bytes)", "2 whole lines and a piece (70 bytes)", "a piece (16384 bytes)". */

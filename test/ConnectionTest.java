@@ -134,50 +134,57 @@ class ConnectionTest extends Harness {
         assertFalse(stream.writeInterest(), "drained");
     }
 
-    @Test
-    @Timeout(10)
-    @DisplayName("chat: a line queued for another member whose socket is full turns on that member's write interest")
-    void writeFromAnotherHandlerTurnsOnWriteInterest() throws IOException {
-        EchoServer.ChatRoom room = new EchoServer.ChatRoom();
-        Fakes.Stream a = new Fakes.Stream(), b = new Fakes.Stream();
+    /** Alice and Bob in one room, each named: what each has been sent so far is taken. */
+    EchoServer.Connection[] aliceAndBob(Fakes.Stream a, Fakes.Stream b) throws IOException {
+        EchoServer.ChatRoom room = new EchoServer.ChatRoom(reactor);
         EchoServer.Connection alice = open(a, room.makeService(), "chat");
         EchoServer.Connection bob = open(b, room.makeService(), "chat");
         a.give("Alice\n");
         alice.handleEvent(READABLE);
         b.give("Bob\n");
         bob.handleEvent(READABLE);
-        assertFalse(b.writeInterest(), "Bob's welcome was sent at once");
+        return new EchoServer.Connection[] {alice, bob};
+    }
 
+    @Test
+    @Timeout(10)
+    @DisplayName("chat: a line for another member waits for the end of the turn, then one write; if full, write interest")
+    void writeFromAnotherHandlerGoesAtTheEndOfTheTurn() throws IOException {
+        Fakes.Stream a = new Fakes.Stream(), b = new Fakes.Stream();
+        EchoServer.Connection[] members = aliceAndBob(a, b);
+        int writesBefore = b.writes.size();
         b.takes = 0; // Bob does not read
         a.give("hi\n");
-        alice.handleEvent(READABLE); // Alice's handler writes to Bob's connection: Bob's own handler never ran
-        assertTrue(b.writeInterest(), "Bob's line is queued: his write interest must be on, or it never goes");
+        members[0].handleEvent(READABLE); // Alice's handler writes to Bob's connection: Bob's own handler never ran
+        assertEquals(writesBefore, b.writes.size(), "nothing is written to Bob while Alice's handler runs");
+        reactor.runAfterDispatch(); // the end of the turn
+        assertEquals(writesBefore + 1, b.writes.size(), "one write to Bob at the end of the turn");
+        assertTrue(b.writeInterest(), "Bob's socket is full: his write interest must be on, or it never goes");
         b.takes = Integer.MAX_VALUE;
-        bob.handleEvent(WRITABLE);
+        members[1].handleEvent(WRITABLE);
         assertEquals("What's your name?\r\nWelcome, Bob!\r\n<Alice> hi\r\n", b.taken(), "what Bob got");
         assertFalse(b.writeInterest(), "drained");
     }
 
     @Test
     @Timeout(10)
-    @DisplayName("chat: a sender stops reading until its line has gone out to the member that was full")
-    void chatSenderWaitsForItsRecipient() throws IOException {
-        EchoServer.ChatRoom room = new EchoServer.ChatRoom();
+    @DisplayName("chat: a member whose output is full pauses every member's reading until it has taken it")
+    void fullMemberPausesTheRoom() throws IOException {
         Fakes.Stream a = new Fakes.Stream(), b = new Fakes.Stream();
-        EchoServer.Connection alice = open(a, room.makeService(), "chat");
-        EchoServer.Connection bob = open(b, room.makeService(), "chat");
-        a.give("Alice\n");
-        alice.handleEvent(READABLE);
-        b.give("Bob\n");
-        bob.handleEvent(READABLE);
-
-        b.takes = 0;
-        a.give("hi\n");
-        alice.handleEvent(READABLE);
-        assertFalse(a.readInterest(), "Alice waits: what she sent is still queued for Bob");
+        EchoServer.Connection[] members = aliceAndBob(a, b);
+        b.takes = 0; // Bob does not read
+        String line = "y".repeat(1000) + "\n";
+        for (int i = 0; i < 70 && a.readInterest(); i++) { // 70 KB: past Bob's high-water mark
+            a.give(line);
+            members[0].handleEvent(READABLE);
+            reactor.runAfterDispatch();
+        }
+        assertFalse(a.readInterest(), "Bob is full: Alice waits");
+        assertFalse(b.readInterest(), "and so does Bob: the whole room");
         b.takes = Integer.MAX_VALUE;
-        bob.handleEvent(WRITABLE);
+        members[1].handleEvent(WRITABLE);
         assertTrue(a.readInterest(), "Bob has taken it: Alice reads again");
+        assertTrue(b.readInterest(), "and Bob");
     }
 
     @Test

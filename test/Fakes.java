@@ -108,7 +108,15 @@ final class Fakes {
             return String.join("", calls.stream().filter(c -> !c.equals(LOSE) && !c.equals(ABORT)).toList());
         }
 
+        EchoServer.Producer producer;
+        boolean paused;
+
         @Override public void write(ByteBuffer bytes) { calls.add(text(bytes)); }
+        @Override public void writeShared(ByteBuffer message) { calls.add(text(message)); }
+        @Override public int unsent() { return 0; }
+        @Override public void registerProducer(EchoServer.Producer producer) { this.producer = producer; }
+        @Override public void pauseProducing() { paused = true; }
+        @Override public void resumeProducing() { paused = false; }
         @Override public void loseConnection() { calls.add(LOSE); }
         @Override public void abortConnection() { calls.add(ABORT); }
     }

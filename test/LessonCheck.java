@@ -189,8 +189,8 @@ class LessonCheck extends Harness {
 
     /**
      * The measures the lesson is held to: both files short, no line over 120 characters; in the
-     * server, Part I (the patterns) within the first 690 lines, its classes each a role class, a
-     * role's interface or a small value, none over 220 lines, at most 12 of its code lines about
+     * server, Part I (the patterns) within the first 800 lines, its classes each a role class, a
+     * role's interface or a small value, none over 240 lines, at most 12 of its code lines about
      * the trace; in both files, the JDK's channel types only inside a wrapper facade or the reactor.
      * The server's sizes are the lesson's, measured without the exercises applied to it (lesson()): a
      * solution grows the file, and is no fault of the lesson. The rules for each line hold for every line.
@@ -203,8 +203,8 @@ class LessonCheck extends Harness {
         List<String> server = Files.readAllLines(root.resolve("EchoServer.java"));
         List<String> client = Files.readAllLines(root.resolve("EchoClient.java"));
         String measured = lesson.equals(server) ? "" : " (without the exercises applied to it)";
-        expect(problems, lesson.size() <= 1500, "EchoServer.java" + measured + " has " + lesson.size()
-                + " lines, more than 1500: the lesson must stay short");
+        expect(problems, lesson.size() <= 1650, "EchoServer.java" + measured + " has " + lesson.size()
+                + " lines, more than 1650: the lesson must stay short");
         expect(problems, client.size() <= 720, "EchoClient.java has " + client.size() + " lines, more than 720");
         int partTwo = -1;
         for (int i = 0; i < lesson.size(); i++) {
@@ -214,8 +214,8 @@ class LessonCheck extends Harness {
         while (partOneEnd > 0 && lesson.get(partOneEnd - 1).isBlank()) {
             partOneEnd--;
         }
-        expect(problems, partTwo >= 0 && partOneEnd <= 690, "Part I" + measured + " ends at line " + partOneEnd
-                + ", after line 690: move what is not a pattern to Part II");
+        expect(problems, partTwo >= 0 && partOneEnd <= 800, "Part I" + measured + " ends at line " + partOneEnd
+                + ", after line 800: move what is not a pattern to Part II");
         int traced = 0;
         boolean inComment = false;
         for (int i = 0; i < partTwo; i++) {
@@ -231,7 +231,7 @@ class LessonCheck extends Harness {
             if (m.find()) {
                 String name = m.group(2) + " (line " + (i + 1) + ")";
                 int size = closingBrace(lesson, i) - i + 1;
-                expect(problems, size <= 220, name + " is " + size + " lines long, more than 220: split it");
+                expect(problems, size <= 240, name + " is " + size + " lines long, more than 240: split it");
                 expect(problems, !roles(lesson, i).isEmpty() || !m.group(1).equals("class") || size <= 40, name
                         + " is in Part I, but is neither a role class, nor a role's interface, nor a small value:"
                         + " move it to Part II");

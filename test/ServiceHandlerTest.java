@@ -1,10 +1,13 @@
 // ServiceHandlerTest.java: the service handlers alone, against a fake transport: no socket, no reactor.
 // This is Acceptor-Connector's payoff: a service is only its hooks and the transport it writes to.
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -12,6 +15,18 @@ import org.junit.jupiter.api.Timeout;
 import static org.junit.jupiter.api.Assertions.*;
 
 class ServiceHandlerTest extends Harness {
+    EchoServer.SelectorReactor reactor; // the chat room's timers: never run here
+
+    @BeforeEach
+    void makeReactor() throws IOException {
+        reactor = EchoServer.SelectorReactor.open();
+    }
+
+    @AfterEach
+    void closeReactor() {
+        reactor.stopAndWait(0);
+        reactor.run(); // a run after a stop closes the selector
+    }
 
     /** Bytes as a service receives them: one character per byte, as Fakes.Transport records them. */
     static ByteBuffer received(String bytes) { return ByteBuffer.wrap(bytes.getBytes(StandardCharsets.ISO_8859_1)); }
@@ -63,7 +78,7 @@ class ServiceHandlerTest extends Harness {
     @Timeout(10)
     @DisplayName("chat: asks for a name, welcomes a free one, refuses a taken one (compared case-folded)")
     void chatNameDialogue() {
-        EchoServer.ChatRoom room = new EchoServer.ChatRoom();
+        EchoServer.ChatRoom room = new EchoServer.ChatRoom(reactor);
         Member alice = Member.join(room);
         assertEquals("What's your name?\r\n", alice.transport.written(), "asked on connect");
         alice.says("Alice\r\n");
@@ -82,7 +97,7 @@ class ServiceHandlerTest extends Harness {
     @Timeout(10)
     @DisplayName("chat: a member's line goes to every other member as <NAME> line, not back to the sender")
     void chatBroadcastsToOthersOnly() {
-        EchoServer.ChatRoom room = new EchoServer.ChatRoom();
+        EchoServer.ChatRoom room = new EchoServer.ChatRoom(reactor);
         Member alice = named(room, "Alice"), bob = named(room, "Bob"), carol = named(room, "Carol");
         alice.says("hi\n");
         assertEquals("<Alice> hi\r\n", bob.transport.written(), "Bob hears Alice");
@@ -94,7 +109,7 @@ class ServiceHandlerTest extends Harness {
     @Timeout(10)
     @DisplayName("chat: leaving the room frees the name, whatever its case: Alice leaves, then alice is welcome")
     void chatLeavingFreesTheFoldedName() {
-        EchoServer.ChatRoom room = new EchoServer.ChatRoom();
+        EchoServer.ChatRoom room = new EchoServer.ChatRoom(reactor);
         Member alice = named(room, "Alice"), bob = named(room, "Bob");
         alice.service.connectionLost(); // her connection closed
 
