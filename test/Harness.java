@@ -170,11 +170,15 @@ abstract class Harness {
                 case "chat-amplification" -> chatAmplification();
                 case "chat-many-pastes" -> chatManyPastes();
                 case "chat-slow-link" -> chatSlowLink();
-                default -> throw new AssertionError("no attack named " + name);
+                default -> { // Class#method: a static method of a test class, with no arguments
+                    String[] where = name.split("#");
+                    Class.forName(where[0]).getDeclaredMethod(where[1]).invoke(null);
+                }
             }
             return 0;
         } catch (Throwable e) {
-            System.out.println(e instanceof AssertionError ? e.getMessage() : e.toString());
+            Throwable cause = e instanceof java.lang.reflect.InvocationTargetException ? e.getCause() : e;
+            System.out.println(cause instanceof AssertionError ? cause.getMessage() : cause.toString());
             return 1;
         } finally {
             for (AutoCloseable r : resources) {
