@@ -21,6 +21,7 @@ import java.util.*;
 import java.util.concurrent.*;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import java.util.regex.*;
 
 public final class EchoServer {
@@ -631,15 +632,24 @@ public final class EchoServer {
 
         /** A member's output is full: every member stops reading, while this one keeps taking its bytes (Part II). */
         void full(ChatService member) {
-            if (waitedFor.add(member) && waitedFor.size() == 1) {
-                for (ChatService m : List.copyOf(members.values())) m.transport.pauseProducing();
-            }
-            int episode = ++member.timesFull; // a timer of an earlier time it was full must not count
-            Chat.whileReading(reactor, member.transport,
-                    () -> member.timesFull == episode && waitedFor.contains(member), () -> drained(member));
+            waitFor(member);
+            int episode = ++member.timesFull; // a watch of an earlier time it was full must stop
+            Chat.watch(reactor, member.transport, () -> member.timesFull == episode,
+                    reading -> { if (reading) waitFor(member); else letGo(member); });
         }
 
         void drained(ChatService member) {
+            member.timesFull++;
+            letGo(member);
+        }
+
+        private void waitFor(ChatService member) {
+            if (waitedFor.add(member) && waitedFor.size() == 1) {
+                for (ChatService m : List.copyOf(members.values())) m.transport.pauseProducing();
+            }
+        }
+
+        private void letGo(ChatService member) {
             if (waitedFor.remove(member) && waitedFor.isEmpty()) {
                 for (ChatService m : List.copyOf(members.values())) m.transport.resumeProducing();
             }
@@ -1028,8 +1038,8 @@ public final class EchoServer {
     /** The chat's text rules (SPEC): a name is short, of one script, compared folded; a message is printable. */
     static final class Chat {
         static final int MAX_NAME = 32; // characters (IRC's nicknames: 30 or so)
-        static final long PATIENCE_MILLIS = 250; // how long the room waits for a full member to take MIN_PROGRESS
-        static final int MIN_PROGRESS = 8 * 1024; // 32 KiB/s: a member reading 64 KiB/s is always waited for
+        static final long PATIENCE_MILLIS = 500; // how long the room waits for a full member to take MIN_PROGRESS
+        static final int MIN_PROGRESS = 16 * 1024; // 32 KiB/s: a member reading 64 KiB/s is always waited for
         static final int MAX_LINE = 16 * 1024; // bytes, --max-line or not: longer lines go on in pieces
         static final String FILLERS = "\\u115f\\u1160\\u3164\\uffa0"; // Hangul fillers: letters that show as blanks
         static final Pattern NAME = Pattern.compile( // a letter or a digit first and last
@@ -1044,15 +1054,16 @@ public final class EchoServer {
         static final Pattern TERMINATOR = Pattern.compile("\r?\n\\z|\r\\z"); // a CR alone ends a max-line piece
 
         /**
-         * The room waits for a full member only while it keeps reading: each PATIENCE_MILLIS it must have taken
-         * MIN_PROGRESS more, or the room lets it go (its connection's SendQ then bounds what it costs).
+         * The room waits for a full member only while it keeps reading: every PATIENCE_MILLIS while it is full, it is
+         * told whether the member took MIN_PROGRESS more. One that did not is let go (its connection's SendQ then
+         * bounds what it costs), and waited for again once it reads again.
          */
-        static void whileReading(SelectorReactor reactor, Transport member, BooleanSupplier waited, Runnable letGo) {
+        static void watch(SelectorReactor reactor, Transport member, BooleanSupplier full, Consumer<Boolean> reading) {
             int unsentBefore = member.unsent();
             reactor.schedule(PATIENCE_MILLIS, "is " + member + " reading?", () -> {
-                if (!waited.getAsBoolean()) return;
-                if (unsentBefore - member.unsent() >= MIN_PROGRESS) whileReading(reactor, member, waited, letGo);
-                else letGo.run();
+                if (!full.getAsBoolean()) return;
+                reading.accept(unsentBefore - member.unsent() >= MIN_PROGRESS);
+                watch(reactor, member, full, reading);
             });
         }
 
@@ -1224,7 +1235,7 @@ public final class EchoServer {
         }
     }
 
-    static void eachLine(ByteBuffer lines, java.util.function.Consumer<ByteBuffer> action) { // up to '\n', or the end
+    static void eachLine(ByteBuffer lines, Consumer<ByteBuffer> action) { // up to '\n', or the end
         for (int start = lines.position(), i = start; i < lines.limit(); i++) {
             if (lines.get(i) == '\n' || i == lines.limit() - 1) {
                 action.accept(lines.slice(start, i + 1 - start));
