@@ -630,28 +630,24 @@ public final class EchoServer {
             }
         }
 
-        /** A member's output is full: every member stops reading, while this one keeps taking its bytes (Part II). */
+        /** A member's output is full: the room waits for it while it keeps taking its bytes (Part II's watch). */
         void full(ChatService member) {
-            waitFor(member);
+            waitFor(member, true);
             int episode = ++member.timesFull; // a watch of an earlier time it was full must stop
-            Chat.watch(reactor, member.transport, () -> member.timesFull == episode,
-                    reading -> { if (reading) waitFor(member); else letGo(member); });
+            Chat.watch(reactor, member.transport, () -> member.timesFull == episode, r -> waitFor(member, r));
         }
 
-        void drained(ChatService member) {
-            member.timesFull++;
-            letGo(member);
-        }
+        void drained(ChatService member) { member.timesFull++; waitFor(member, false); }
 
-        private void waitFor(ChatService member) {
-            if (waitedFor.add(member) && waitedFor.size() == 1) {
-                for (ChatService m : List.copyOf(members.values())) m.transport.pauseProducing();
-            }
-        }
-
-        private void letGo(ChatService member) {
-            if (waitedFor.remove(member) && waitedFor.isEmpty()) {
-                for (ChatService m : List.copyOf(members.values())) m.transport.resumeProducing();
+        /** While the room waits for anyone, every member pauses its reading: they are what fills the output. */
+        private void waitFor(ChatService member, boolean waits) {
+            boolean wasPaused = !waitedFor.isEmpty();
+            if (waits) waitedFor.add(member);
+            else waitedFor.remove(member);
+            if (waitedFor.isEmpty() != wasPaused) return;
+            for (ChatService m : List.copyOf(members.values())) {
+                if (wasPaused) m.transport.resumeProducing();
+                else m.transport.pauseProducing();
             }
         }
     }
