@@ -618,12 +618,13 @@ public final class EchoServer {
         private final Set<ChatService> waitedFor = new HashSet<>(); // full and reading: the room is paused
 
         ChatRoom(SelectorReactor reactor) { this.reactor = reactor; }
-
         @Override public Service makeService() { return new ChatService(this); }
-        boolean join(String key, ChatService member) { return members.putIfAbsent(key, member) == null; }
+        boolean join(String key, ChatService member) { // a member who joins while the room waits waits too
+            if (members.putIfAbsent(key, member) != null) return false;
+            if (!waitedFor.isEmpty()) member.transport.pauseProducing();
+            return true;
+        }
         void leave(String key) { members.remove(key); }
-        boolean paused() { return !waitedFor.isEmpty(); }
-
         void broadcast(ChatService sender, ByteBuffer message) {
             for (ChatService member : List.copyOf(members.values())) { // a member may leave while we write
                 if (member != sender) member.transport.writeShared(message);
@@ -667,7 +668,6 @@ public final class EchoServer {
         @Override public void connectionMade(Transport transport) {
             this.transport = transport;
             transport.registerProducer(this); // the room fills this member's output: pause the room when full
-            if (room.paused()) transport.pauseProducing();
             transport.write(line("What's your name?"));
         }
 
@@ -1056,7 +1056,7 @@ public final class EchoServer {
          */
         static void watch(SelectorReactor reactor, Transport member, BooleanSupplier full, Consumer<Boolean> reading) {
             int unsentBefore = member.unsent();
-            reactor.schedule(PATIENCE_MILLIS, "is " + member + " reading?", () -> {
+            reactor.schedule(PATIENCE_MILLIS, "is a full member reading?", () -> {
                 if (!full.getAsBoolean()) return;
                 reading.accept(unsentBefore - member.unsent() >= MIN_PROGRESS);
                 watch(reactor, member, full, reading);
