@@ -122,7 +122,7 @@ class StayingUpTest extends Harness {
                     s.getOutputStream().write(part);
                     holders.add(s);
                 }
-                server.awaitLog("memory budget of 1048576 bytes reached", 10_000); // logged even with --quiet
+                server.awaitLog("memory budget of ", 10_000); // even with --quiet; several reactors log each its share
                 Socket active = new Socket();
                 resources.add(active);
                 active.setReceiveBufferSize(16 * 1024);
