@@ -1,10 +1,10 @@
 // EchoServer.java: a line echo server on one thread that teaches three patterns of POSA2 (Pattern-Oriented
 // Software Architecture, vol. 2): Wrapper Facade, Reactor, Acceptor-Connector. JDK only: java EchoServer.java
-// Part I, the patterns, in the order the data flows: main; the reactor (Events, EventHandler, SelectorReactor);
-// the acceptor (ServiceFactory, SocketAcceptor); the connection (Transport, Connection); the services (Service,
-// EchoService, QuoteService, ChatRoom, ChatService); the wrapper facades (ListeningSocket, SocketStream).
-// Part II, staying up and running it, from the line "PART II" on: Limits (the memory budget, the idle
-// timeout), OutputQueue, options and start-up, Log, Trace, the role annotation types.
+// Part I, the patterns, in the order the data flows: the services table and main; the reactor (Events,
+// EventHandler, SelectorReactor); the acceptor (ServiceFactory, SocketAcceptor); the connection (Transport,
+// Connection); the services (Service, EchoService, QuoteService, ChatRoom, ChatService); the wrapper facades
+// (ListeningSocket, SocketStream). Part II, staying up and running it, from the line "PART II" on: Limits (the
+// memory budget, the idle timeout), OutputQueue, Text, options and start-up, Log, Trace, the role annotations.
 
 import java.io.IOException;
 import java.lang.annotation.*;
@@ -26,17 +26,35 @@ import java.util.regex.*;
 
 public final class EchoServer {
 
+    /**
+     * The services, a row each: the options, the usage text, the port checks, --roles and the listening sockets
+     * all follow from this table. A new service is its class and one row here.
+     */
+    static final List<ServiceEntry> SERVICES = List.of(
+            new ServiceEntry("echo", "--port", 8000, "the echo's port; 0 picks a free one",
+                    (reactor, options) -> EchoService::new),
+            new ServiceEntry("quote", "--qotd", ServiceEntry.OFF, "serve the quote of the day",
+                    (reactor, options) -> QuoteService.factory(options.quote)),
+            new ServiceEntry("chat", "--chat", ServiceEntry.OFF, "serve a chat room",
+                    (reactor, options) -> new ChatRoom(reactor)));
+
+    /** A service: its name in the log, its port option, that option's default (or OFF), and its factory. */
+    record ServiceEntry(String name, String option, int defaultPort, String help, FactoryMaker factory) {
+        static final int OFF = -1; // not served unless its option gives a port
+        interface FactoryMaker { ServiceFactory make(SelectorReactor reactor, Options options); }
+    }
+
     public static void main(String[] args) {
         Options options = Options.parseOrExit(args);
-        SelectorReactor reactor = reactorOrExit();
+        SelectorReactor reactor = Options.reactorOrExit();
         Limits limits = new Limits(reactor, options);
         // One reactor, one acceptor per service: only the factory differs.
-        listen(reactor, limits, options, "echo", options.port, EchoService::new);
-        if (options.qotdPort >= 0) {
-            ByteBuffer quote = ByteBuffer.wrap((options.quote + "\r\n").getBytes(StandardCharsets.UTF_8));
-            listen(reactor, limits, options, "quote", options.qotdPort, () -> new QuoteService(quote));
+        for (ServiceEntry service : SERVICES) {
+            int port = options.port(service);
+            if (port == ServiceEntry.OFF) continue;
+            ServiceFactory factory = service.factory().make(reactor, options);
+            options.listenOrExit(reactor, limits, service.name(), port, factory); // an acceptor per address
         }
-        if (options.chatPort >= 0) listen(reactor, limits, options, "chat", options.chatPort, new ChatRoom(reactor));
         Log.started(options);
         // Ctrl-C and SIGTERM run shutdown hooks on another thread: the hook only asks the reactor
         // to stop and waits for it, so that every socket is closed by the reactor's own thread.
@@ -77,8 +95,11 @@ public final class EchoServer {
         private final CountDownLatch stopped = new CountDownLatch(1);
         private volatile boolean running = true;
 
-        /** What register returns: the handler's place in the loop. Only the reactor uses its key. */
-        record Registration(SelectionKey key) { }
+        /** What register returns: the handler's place in the loop, opaque to all but the reactor. */
+        static final class Registration {
+            private final SelectionKey key;
+            private Registration(SelectionKey key) { this.key = key; }
+        }
         private record Timer(long deadline, Runnable task) { }
         private SelectorReactor(Selector selector) { this.selector = selector; }
 
@@ -91,12 +112,19 @@ public final class EchoServer {
 
         /** The events a handler waits for next: read and write, say, or none while it is paused. */
         void setInterest(Registration registration, Events interest) {
-            if (Trace.on) Trace.interest(registration.key().attachment(), interest);
-            registration.key().interestOps(ops(interest));
+            if (Trace.on) Trace.interest(registration.key.attachment(), interest);
+            registration.key.interestOps(ops(interest));
+        }
+
+        /** The events a handler waits for now. */
+        Events interest(Registration registration) {
+            int ops = registration.key.interestOps();
+            return new Events((ops & SelectionKey.OP_ACCEPT) != 0, (ops & SelectionKey.OP_READ) != 0,
+                    (ops & SelectionKey.OP_WRITE) != 0);
         }
 
         /** Takes a handle out of the loop and tells its handler; safe to call twice. */
-        void remove(Registration registration) { remove(registration.key()); }
+        void remove(Registration registration) { remove(registration.key); }
 
         private void remove(SelectionKey key) {
             if (!key.isValid()) return;
@@ -550,13 +578,16 @@ public final class EchoServer {
 
         @Override public void handleClose() {
             closed = true;
-            stream.close();
-            limits.closed(this, held, output);
-            held = null;
-            Log.connection(serviceName, stream.peer(), closeReason == null ? "closed" : "closed: " + closeReason,
-                    limits.openCount());
-            if (full) producer.resumeProducing(); // its output is gone: nobody waits for it any more
-            service.connectionLost();
+            try {
+                stream.close();
+                limits.closed(this, held, output);
+                held = null;
+                Log.connection(serviceName, stream.peer(), closeReason == null ? "closed" : "closed: " + closeReason,
+                        limits.openCount());
+                if (full) producer.resumeProducing(); // its output is gone: nobody waits for it any more
+            } finally { // whatever failed above (out of memory, say), the service hears of its end
+                service.connectionLost();
+            }
         }
 
         @Override public String toString() { return "connection " + stream; }
@@ -584,6 +615,16 @@ public final class EchoServer {
 
         /** The longest line it takes whole, as Twisted's LineReceiver.MAX_LENGTH; --max-line bounds it too. */
         default int maxLine() { return Integer.MAX_VALUE; }
+
+        /** Each line of lines, up to its '\n' or the end. */
+        static void eachLine(ByteBuffer lines, Consumer<ByteBuffer> action) {
+            for (int start = lines.position(), i = start; i < lines.limit(); i++) {
+                if (lines.get(i) == '\n' || i == lines.limit() - 1) {
+                    action.accept(lines.slice(start, i + 1 - start));
+                    start = i + 1;
+                }
+            }
+        }
     }
 
     @ServiceHandler("Plays the service handler role in Acceptor-Connector for the echo: sends every line it receives"
@@ -602,6 +643,11 @@ public final class EchoServer {
 
         QuoteService(ByteBuffer quote) { this.quote = quote; }
 
+        static ServiceFactory factory(String quote) {
+            ByteBuffer bytes = ByteBuffer.wrap((quote + "\r\n").getBytes(StandardCharsets.UTF_8));
+            return () -> new QuoteService(bytes);
+        }
+
         @Override public void connectionMade(Transport transport) {
             transport.write(quote);
             transport.loseConnection();
@@ -613,6 +659,8 @@ public final class EchoServer {
      * whose output is full pauses every member's reading, since they fill it; but only while it keeps reading.
      */
     static final class ChatRoom implements ServiceFactory {
+        static final long PATIENCE_MILLIS = 500; // how long the room waits for a full member to take MIN_PROGRESS
+        static final int MIN_PROGRESS = 16 * 1024; // 32 KiB/s: a member reading 64 KiB/s is always waited for
         private final SelectorReactor reactor;
         private final Map<String, ChatService> members = new LinkedHashMap<>(); // by name, compared folded
         private final Set<ChatService> waitedFor = new HashSet<>(); // full and reading: the room is paused
@@ -631,11 +679,21 @@ public final class EchoServer {
             }
         }
 
-        /** A member's output is full: the room waits for it while it keeps taking its bytes (Part II's watch). */
+        /** A member's output is full: the room waits for it, while it keeps taking its bytes. */
         void full(ChatService member) {
             waitFor(member, true);
-            int episode = ++member.timesFull; // a watch of an earlier time it was full must stop
-            Chat.watch(reactor, member.transport, () -> member.timesFull == episode, r -> waitFor(member, r));
+            watch(member, ++member.timesFull);
+        }
+
+        /** Every PATIENCE_MILLIS while it is full: waited for if it took MIN_PROGRESS, else let go (its SendQ bounds
+         * what it costs) until it reads again. */
+        private void watch(ChatService member, int timesFull) {
+            int unsentBefore = member.transport.unsent();
+            reactor.schedule(PATIENCE_MILLIS, "is a full member reading?", () -> {
+                if (member.timesFull != timesFull) return; // it drained since: this watch is over
+                waitFor(member, unsentBefore - member.transport.unsent() >= MIN_PROGRESS);
+                watch(member, timesFull);
+            });
         }
 
         void drained(ChatService member) { member.timesFull++; waitFor(member, false); }
@@ -656,6 +714,7 @@ public final class EchoServer {
     @ServiceHandler("Plays the service handler role in Acceptor-Connector for the chat: asks a member for a free name,"
             + " then sends each of its lines to every other member.")
     static final class ChatService implements Service, Producer {
+        static final int MAX_LINE = 16 * 1024; // bytes, whatever --max-line says: longer lines go on in pieces
         private final ChatRoom room;
         private Transport transport;
         private String key;    // the name as compared, null until the member has chosen a free one
@@ -674,9 +733,9 @@ public final class EchoServer {
         /** A read's lines go out as one message, one shared buffer for every member (as the echo, one write). */
         @Override public void linesReceived(ByteBuffer lines) {
             StringBuilder message = new StringBuilder();
-            eachLine(lines, line -> {
+            Service.eachLine(lines, line -> {
                 if (lost) return;
-                String text = Chat.text(line); // printable: no escape sequence reaches a terminal (Part II)
+                String text = Text.printable(line); // no escape sequence reaches a terminal
                 if (name == null) choose(text);
                 else if (!text.isEmpty()) message.append('<').append(name).append("> ").append(text).append("\r\n");
             });
@@ -684,9 +743,9 @@ public final class EchoServer {
         }
 
         private void choose(String typed) {
-            String name = Chat.name(typed);
-            String refused = Chat.refuse(name); // a rule it breaks (Part II: length, characters, one script)
-            String key = refused == null ? Chat.key(name) : null; // folded once: leaving needs no memory
+            String name = Text.name(typed);
+            String refused = Text.refuse(name); // a rule it breaks: length, characters, one script
+            String key = refused == null ? Text.key(name) : null; // folded once: leaving needs no memory
             if (name.isEmpty()) {
                 transport.write(line("What's your name?"));
             } else if (refused != null || !room.join(key, this)) {
@@ -703,12 +762,12 @@ public final class EchoServer {
 
         @Override public void connectionLost() {
             lost = true;
+            if (key != null) room.leave(key); // first: it needs no memory, so the name is always freed
             room.drained(this);
-            if (key != null) room.leave(key);
         }
 
         @Override public int readSize() { return 1024; } // a read of short lines is a long message to each member
-        @Override public int maxLine() { return Chat.MAX_LINE; } // whatever --max-line says
+        @Override public int maxLine() { return MAX_LINE; }
         @Override public String toString() { return transport + " (" + name + ")"; }
 
         /** A line the server sends: the text and "\r\n", as Twisted's sendLine does. */
@@ -791,9 +850,18 @@ public final class EchoServer {
 
         int read(ByteBuffer into) throws IOException { return channel.read(into); } // -1 at end of input
         int write(ByteBuffer bytes) throws IOException { return channel.write(bytes); } // what the socket took
-        void close() { closeQuietly(channel); } // quiet and idempotent: twice, or after a reset, is no error
+        void close() { closeQuietly(channel); }
         SocketAddress peer() { return peer; }
         @Override public String toString() { return Log.format(peer); }
+    }
+
+    /** The facades' close: twice, or after a reset, is no error; the descriptor is released either way. */
+    static void closeQuietly(java.io.Closeable handle) {
+        try {
+            handle.close();
+        } catch (IOException e) {
+            // released
+        }
     }
 
     // ================================================================================ PART II: staying up, running it
@@ -1029,14 +1097,11 @@ public final class EchoServer {
         }
     }
 
-    // ------------------------------------------------------------------- Chat
+    // ------------------------------------------------------------------- Text
 
-    /** The chat's text rules (SPEC): a name is short, of one script, compared folded; a message is printable. */
-    static final class Chat {
+    /** What one client may show others (SPEC's chat rules): printable text; names that cannot pass for another. */
+    static final class Text {
         static final int MAX_NAME = 32; // characters (IRC's nicknames: 30 or so)
-        static final long PATIENCE_MILLIS = 500; // how long the room waits for a full member to take MIN_PROGRESS
-        static final int MIN_PROGRESS = 16 * 1024; // 32 KiB/s: a member reading 64 KiB/s is always waited for
-        static final int MAX_LINE = 16 * 1024; // bytes, --max-line or not: longer lines go on in pieces
         static final String FILLERS = "\\u115f\\u1160\\u3164\\uffa0"; // Hangul fillers: letters that show as blanks
         static final Pattern NAME = Pattern.compile( // a letter or a digit first and last
                 "[\\p{L}\\p{Nd}&&[^" + FILLERS + "]]([\\p{L}\\p{M}\\p{Nd}_.'\\-&&[^" + FILLERS + "]]*"
@@ -1049,22 +1114,8 @@ public final class EchoServer {
                 + "|[\\p{Cf}&&[^\\u200c\\u200d]]");
         static final Pattern TERMINATOR = Pattern.compile("\r?\n\\z|\r\\z"); // a CR alone ends a max-line piece
 
-        /**
-         * The room waits for a full member only while it keeps reading: every PATIENCE_MILLIS while it is full, it is
-         * told whether the member took MIN_PROGRESS more. One that did not is let go (its connection's SendQ then
-         * bounds what it costs), and waited for again once it reads again.
-         */
-        static void watch(SelectorReactor reactor, Transport member, BooleanSupplier full, Consumer<Boolean> reading) {
-            int unsentBefore = member.unsent();
-            reactor.schedule(PATIENCE_MILLIS, "is a full member reading?", () -> {
-                if (!full.getAsBoolean()) return;
-                reading.accept(unsentBefore - member.unsent() >= MIN_PROGRESS);
-                watch(reactor, member, full, reading);
-            });
-        }
-
         /** A received line as text: UTF-8 (a byte that is not becomes U+FFFD), no terminator, nothing unprintable. */
-        static String text(ByteBuffer line) {
+        static String printable(ByteBuffer line) {
             String text = TERMINATOR.matcher(StandardCharsets.UTF_8.decode(line)).replaceFirst("");
             text = UNPRINTABLE.matcher(text).replaceAll("\ufffd");
             return OVERSTACKED.matcher(text).replaceAll("$1\ufffd"); // a letter's third mark and on: one U+FFFD
@@ -1102,42 +1153,45 @@ public final class EchoServer {
 
     // ------------------------------------------------------------ Options, start-up
 
-    static final int DEFAULT_PORT = 8000;
     static final int DEFAULT_MAX_LINE = 16 * 1024; // Twisted's LineReceiver's; Netty's examples take 8 KiB, asyncio 64
     static final int MAX_MAX_LINE = 64 * 1024 * 1024;
     static final String DEFAULT_QUOTE = "An apple a day keeps the doctor away";
     static final int DEFAULT_IDLE_TIMEOUT = 300; // longer than a pause at a prompt; silent ones do not hold on for ever
 
-    static final String USAGE = String.join("\n",
-            "usage: java EchoServer.java [--port N] [--host ADDR] [--qotd PORT] [--quote TEXT] [--chat PORT]",
-            "         [--max-line BYTES] [--idle-timeout S] [--memory-budget BYTES] [--verbose | --quiet] [--trace]",
-            "  --port N               the echo's port; 0 picks a free one (default " + DEFAULT_PORT + ")",
-            "  --host ADDR            address to listen on, for every service (default: all interfaces)",
-            "  --qotd PORT            also serve the quote of the day on PORT; --quote TEXT sets the quote",
-            "  --chat PORT            also serve a chat room on PORT",
-            "  --max-line BYTES       longest unfinished line held; longer lines go on in pieces of this size (default "
-                    + DEFAULT_MAX_LINE + ", 1 to " + MAX_MAX_LINE + ")",
-            "  --idle-timeout S       close a connection silent for S seconds (default " + DEFAULT_IDLE_TIMEOUT
-                    + "; 0: never; at most 86400)",
-            "  --memory-budget BYTES  bytes held and queued over all connections before the server holds back",
-            "                         (default: a quarter of the maximum heap; 1048576 to 1099511627776)",
-            "  --verbose, --quiet     also log every line received; log errors only",
-            "  --trace                log every step of the patterns, by the role that acts (for learning)",
-            "  --roles, --help        print which class plays which pattern role, or this help, and exit",
-            "");
+    static final String USAGE = usage();
 
-    /** The selector, and the classes behind a write and a close loaded now: later they would need a descriptor. */
-    static SelectorReactor reactorOrExit() {
-        preload();
-        try {
-            Pipe pipe = Pipe.open();
-            pipe.sink().write(ByteBuffer.allocate(1));
-            pipe.sink().close();
-            pipe.source().close();
-            return SelectorReactor.open();
-        } catch (IOException e) {
-            throw fail("cannot start: " + Log.reason(e));
+    /** The usage text: a line for each service of the table, then the options every service shares. */
+    static String usage() {
+        StringBuilder synopsis = new StringBuilder("usage: java EchoServer.java");
+        StringBuilder help = new StringBuilder();
+        for (ServiceEntry service : SERVICES) {
+            synopsis.append(" [").append(service.option()).append(" PORT]");
+            String option = String.format("  %-23s", service.option() + " PORT");
+            help.append(option).append(service.help()).append(service.defaultPort() == ServiceEntry.OFF ? ""
+                    : " (default " + service.defaultPort() + ")").append('\n');
         }
+        return synopsis.append(" [--host ADDR] [--quote TEXT]\n")
+                .append("         [--max-line BYTES] [--idle-timeout S] [--memory-budget BYTES] [--verbose | --quiet]"
+                        + " [--trace]\n")
+                .append(help).append(String.join("\n",
+                "  --host ADDR            address to listen on, for every service (default: all interfaces)",
+                "  --quote TEXT           the quote of the day (default: " + DEFAULT_QUOTE + ")",
+                "  --max-line BYTES       longest unfinished line held; longer lines go on in pieces of this size",
+                "                         (default " + DEFAULT_MAX_LINE + ", 1 to " + MAX_MAX_LINE + ")",
+                "  --idle-timeout S       close a connection silent for S seconds (default " + DEFAULT_IDLE_TIMEOUT
+                        + "; 0: never; at most 86400)",
+                "  --memory-budget BYTES  bytes held and queued over all connections before the server holds back",
+                "                         (default: a quarter of the maximum heap; 1048576 to 1099511627776)",
+                "  --verbose, --quiet     also log every line received; log errors only",
+                "  --trace                log every step of the patterns, by the role that acts (for learning)",
+                "  --roles, --help        print which class plays which pattern role, or this help, and exit",
+                "")).toString();
+    }
+
+    /** A start that cannot go on (a port in use, a host unknown) is an IllegalStateException: one line, status 1. */
+    private static void exitWith(IllegalStateException e) {
+        System.err.println("echo-server: " + e.getMessage());
+        System.exit(1);
     }
 
     /**
@@ -1170,31 +1224,32 @@ public final class EchoServer {
 
     /**
      * Opens one service's acceptors on the reactor, one per address of --host (without it, one for all interfaces),
-     * all on one port, and prints where it listens; exits 1 if it cannot listen at all.
+     * all on one port, and prints where it listens.
      */
-    static void listen(SelectorReactor reactor, Limits limits, Options options, String service, int port,
+    static void listen(SelectorReactor reactor, Limits limits, String host, String service, int port,
             ServiceFactory factory) {
         ServiceFactory given = shared(Trace.on ? Trace.factory(factory) : factory); // narrated, with --trace
         List<String> where = new ArrayList<>();
         String firstFailure = null;
-        for (InetAddress host : hostAddresses(options.host)) {
-            InetSocketAddress address = new InetSocketAddress(host, port); // a null host: all interfaces
-            ProtocolFamily family = host == null ? null // IPv6 and IPv4 alike; a --host's own family only
-                    : host instanceof Inet6Address ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
+        for (InetAddress address : hostAddresses(host)) {
+            InetSocketAddress socketAddress = new InetSocketAddress(address, port); // a null address: all interfaces
+            ProtocolFamily family = address == null ? null // IPv6 and IPv4 alike; a --host's own family only
+                    : address instanceof Inet6Address ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
             try {
-                InetSocketAddress bound = new SocketAcceptor(reactor, limits, service, given).open(address, family);
+                InetSocketAddress bound = new SocketAcceptor(reactor, limits, service, given)
+                        .open(socketAddress, family);
                 port = bound.getPort(); // with port 0, the next address takes the same one
-                where.add(host == null ? "*:" + port + " (all interfaces)" : Log.format(bound));
+                where.add(address == null ? "*:" + port + " (all interfaces)" : Log.format(bound));
             } catch (RuntimeException e) { // the factory's startFactory failed (a file it could not open, say)
-                throw fail("cannot start the " + service + " service: " + Log.reason(e));
+                throw new IllegalStateException("cannot start the " + service + " service: " + Log.reason(e));
             } catch (IOException e) { // a port in use; or one we may not take, or an address not on this host
-                boolean inUse = e instanceof BindException && port >= 1024 && isLocal(host);
-                if (inUse) throw fail("port " + port + " is already in use");
+                boolean inUse = e instanceof BindException && port >= 1024 && isLocal(address);
+                if (inUse) throw new IllegalStateException("port " + port + " is already in use");
                 firstFailure = firstFailure != null ? firstFailure
-                        : "cannot listen on " + Log.format(address) + ": " + Log.reason(e);
+                        : "cannot listen on " + Log.format(socketAddress) + ": " + Log.reason(e);
             }
         }
-        if (where.isEmpty()) throw fail(firstFailure); // one address that works is enough: ::1 may be off
+        if (where.isEmpty()) throw new IllegalStateException(firstFailure); // one address that works is enough: ::1 may be off
         System.out.println(service + " server listening on " + String.join(" and ", where));
         System.out.flush();
     }
@@ -1219,7 +1274,7 @@ public final class EchoServer {
             }
             return List.copyOf(addresses);
         } catch (UnknownHostException e) {
-            throw fail("cannot resolve host '" + host + "'");
+            throw new IllegalStateException("cannot resolve host '" + host + "'");
         }
     }
 
@@ -1231,43 +1286,27 @@ public final class EchoServer {
         }
     }
 
-    static void eachLine(ByteBuffer lines, Consumer<ByteBuffer> action) { // up to '\n', or the end
-        for (int start = lines.position(), i = start; i < lines.limit(); i++) {
-            if (lines.get(i) == '\n' || i == lines.limit() - 1) {
-                action.accept(lines.slice(start, i + 1 - start));
-                start = i + 1;
-            }
-        }
-    }
-
-    /** Closing twice, or after a reset, is not an error: the descriptor is released either way. */
-    static void closeQuietly(java.io.Closeable handle) {
-        try {
-            handle.close();
-        } catch (IOException e) {
-            // released
-        }
-    }
-
-    /** One line on standard error and exit status 1; "throw fail(…)" tells the compiler it does not return. */
-    static Error fail(String reason) {
-        System.err.println("echo-server: " + reason);
-        System.exit(1);
-        return new Error(reason);
-    }
-
-    /** Command-line options; a bad one is an IllegalArgumentException with a one-line reason. */
+    /** Command-line options, and the start they ask for; a bad option is an IllegalArgumentException. */
     static final class Options {
-        static final List<String> VALUE_OPTIONS = List.of("--port", "--host", "--qotd", "--quote", "--chat",
-                "--max-line", "--idle-timeout", "--memory-budget");
         static final List<String> FLAGS = List.of("--verbose", "--quiet", "--trace", "--roles", "--help", "-h");
+        static final List<String> VALUE_OPTIONS = valueOptions();
 
-        int port = DEFAULT_PORT, qotdPort = -1, chatPort = -1; // -1: not served
-        String host;                                           // null: all interfaces
+        final Map<String, Integer> ports = new HashMap<>(); // by option: a port given, or the service's default
+        String host;                                        // null: all interfaces
         String quote = DEFAULT_QUOTE;
         int maxLine = DEFAULT_MAX_LINE, idleTimeoutSeconds = DEFAULT_IDLE_TIMEOUT, logLevel = Log.NORMAL;
         long memoryBudget = Runtime.getRuntime().maxMemory() / 4;
         boolean trace, help, roles;
+
+        private static List<String> valueOptions() {
+            List<String> options = new ArrayList<>();
+            for (ServiceEntry service : SERVICES) options.add(service.option());
+            options.addAll(List.of("--host", "--quote", "--max-line", "--idle-timeout", "--memory-budget"));
+            return List.copyOf(options);
+        }
+
+        /** The service's port, or ServiceEntry.OFF. */
+        int port(ServiceEntry service) { return ports.getOrDefault(service.option(), service.defaultPort()); }
 
         /** Parses, or handles --help, --roles and bad command lines itself (exit 0, 0 and 2). */
         static Options parseOrExit(String[] args) {
@@ -1299,11 +1338,8 @@ public final class EchoServer {
                     value = args[i];
                 }
                 switch (arg) {
-                    case "--port" -> o.port = (int) number(arg, value, 0, 65535);
                     case "--host" -> o.host = value;
-                    case "--qotd" -> o.qotdPort = (int) number(arg, value, 0, 65535);
                     case "--quote" -> o.quote = value;
-                    case "--chat" -> o.chatPort = (int) number(arg, value, 0, 65535);
                     case "--max-line" -> o.maxLine = (int) number(arg, value, 1, MAX_MAX_LINE);
                     case "--idle-timeout" -> o.idleTimeoutSeconds = (int) number(arg, value, 0, 86400);
                     case "--memory-budget" -> o.memoryBudget = number(arg, value, 1L << 20, 1L << 40);
@@ -1311,8 +1347,11 @@ public final class EchoServer {
                     case "--trace" -> o.trace = true;
                     case "--roles" -> o.roles = true;
                     case "--help", "-h" -> o.help = true;
-                    default -> require(false, (arg.startsWith("-") ? "unknown option '" : "unexpected argument '")
-                            + arg + "'");
+                    default -> {
+                        require(VALUE_OPTIONS.contains(arg), (arg.startsWith("-") ? "unknown option '"
+                                : "unexpected argument '") + arg + "'");
+                        o.ports.put(arg, (int) number(arg, value, 0, 65535)); // a service's port
+                    }
                 }
             }
             List<String> given = List.of(args);
@@ -1321,16 +1360,15 @@ public final class EchoServer {
             require(!given.contains("--quiet") || !given.contains("--verbose"),
                     "--quiet and --verbose contradict each other: choose one");
             require(!o.trace || o.logLevel != Log.QUIET, "--trace and --quiet contradict each other: choose one");
-            samePort(o.qotdPort, "--qotd", o.port, "--port");
-            samePort(o.chatPort, "--chat", o.port, "--port");
-            samePort(o.chatPort, "--chat", o.qotdPort, "--qotd");
+            for (int i = 0; i < SERVICES.size(); i++) { // two services cannot listen on one port (0 is a free one each)
+                for (int j = 0; j < i; j++) {
+                    int port = o.port(SERVICES.get(i));
+                    require(port <= 0 || port != o.port(SERVICES.get(j)), SERVICES.get(i).option() + " and "
+                            + SERVICES.get(j).option() + " both name port " + port
+                            + ": give each service a port of its own");
+                }
+            }
             return o;
-        }
-
-        /** Two services cannot listen on one port (0 is a different free port for each). */
-        private static void samePort(int port, String option, int otherPort, String other) {
-            require(port <= 0 || port != otherPort, option + " and " + other + " both name port " + port
-                    + ": give each service a port of its own");
         }
 
         /** ASCII digits only: no sign, no other script's digits, nothing Long.parseLong would also take. */
@@ -1343,6 +1381,30 @@ public final class EchoServer {
 
         private static void require(boolean valid, String reason) {
             if (!valid) throw new IllegalArgumentException(reason);
+        }
+
+        /** The selector, and the classes behind a write and a close loaded now: later they would need a descriptor. */
+        static SelectorReactor reactorOrExit() {
+            preload();
+            try {
+                Pipe pipe = Pipe.open();
+                pipe.sink().write(ByteBuffer.allocate(1));
+                pipe.sink().close();
+                pipe.source().close();
+                return SelectorReactor.open();
+            } catch (IOException e) {
+                exitWith(new IllegalStateException("cannot start: " + Log.reason(e)));
+                return null;
+            }
+        }
+
+        /** Opens a service's acceptors on the --host addresses; exits 1 if it cannot listen at all. */
+        void listenOrExit(SelectorReactor reactor, Limits limits, String service, int port, ServiceFactory factory) {
+            try {
+                listen(reactor, limits, host, service, port, factory);
+            } catch (IllegalStateException e) {
+                exitWith(e);
+            }
         }
     }
 
@@ -1384,7 +1446,8 @@ public final class EchoServer {
             writer.start();
         }
 
-        static void error(String message) {
+        /** A line at any level: timestamped and queued, or dropped and counted if the queue is full. */
+        static void write(String message) {
             String line = now() + message;
             if (queuedChars.get() + line.length() <= MAX_QUEUED_CHARS && queue.offer(line)) {
                 queuedChars.addAndGet(line.length());
@@ -1394,7 +1457,8 @@ public final class EchoServer {
             }
         }
 
-        static void info(String message) { if (level >= NORMAL) error(message); }
+        static void error(String message) { write(message); } // --quiet too
+        static void info(String message) { if (level >= NORMAL) write(message); }
 
         static void started(Options o) {
             info("started: pid " + ProcessHandle.current().pid() + ", Java " + Runtime.version() + ", max line "
@@ -1408,17 +1472,17 @@ public final class EchoServer {
         }
 
         static void connection(String service, SocketAddress peer, String event, int open) { // built if printed
-            if (level >= NORMAL) error(service + " connection from " + format(peer) + " " + event + " (" + open
+            if (level >= NORMAL) write(service + " connection from " + format(peer) + " " + event + " (" + open
                     + " open)");
         }
 
         /** --verbose: a log line per line received, as readable text: UTF-8, cut at 200 characters, escaped. */
         static void lines(SocketAddress peer, ByteBuffer lines) {
             if (level < VERBOSE) return;
-            eachLine(lines, line -> {
+            Service.eachLine(lines, line -> {
                 String text = UNSAFE.matcher(utf8(line.duplicate(), 200)).replaceAll(c -> Matcher.quoteReplacement(
                         escape(c.group().charAt(0))));
-                error(format(peer) + " sent a line: " + text + " (" + line.remaining() + " bytes)");
+                write(format(peer) + " sent a line: " + text + " (" + line.remaining() + " bytes)");
             });
         }
 
@@ -1496,7 +1560,7 @@ public final class EchoServer {
         static boolean on; // set once at start
         private static int streams; // numbers the traced connections: connection #1 and its facade #1
 
-        static void say(String role, String what) { Log.error(String.format("%-14s %s", role, what)); }
+        static void say(String role, String what) { Log.write(String.format("%-14s %s", role, what)); }
 
         static void interest(Object handler, Events e) { say("reactor", "interest of " + handler + ": " + events(e)); }
 
@@ -1599,18 +1663,23 @@ public final class EchoServer {
 
     /** --roles: "Class: @Role: sentence", a line for each role a class plays, read back from the annotations. */
     static String roles() {
-        StringBuilder out = new StringBuilder();
         List<Class<?>> types = new ArrayList<>(ROLE_CLASSES);
         for (Class<?> type : EchoServer.class.getDeclaredClasses()) { // one an exercise adds, say: after the others
             if (!types.contains(type) && type.getAnnotation(ServiceHandler.class) != null) types.add(type);
         }
+        return roles(types);
+    }
+
+    static String roles(List<Class<?>> types) {
+        StringBuilder out = new StringBuilder();
         for (Class<?> type : types) {
-            for (Annotation a : type.getAnnotations()) {
+            for (Annotation a : type.getAnnotations()) { // ours only: a class may carry @Deprecated too
                 String sentence = a instanceof Reactor r ? r.value()
                         : a instanceof Acceptor c ? c.value()
                         : a instanceof ConcreteEventHandler h ? h.value()
                         : a instanceof ServiceHandler s ? s.value()
-                        : ((WrapperFacade) a).value();
+                        : a instanceof WrapperFacade w ? w.value() : null;
+                if (sentence == null) continue;
                 out.append(type.getSimpleName()).append(": @").append(a.annotationType().getSimpleName())
                         .append(": ").append(sentence).append('\n');
             }

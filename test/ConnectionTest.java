@@ -255,4 +255,19 @@ class ConnectionTest extends Harness {
         assertEquals(1, stream.closes, "closed");
         assertTrue(limits.mayHold(), "the closed connection's held line no longer counts");
     }
+
+    @Test
+    @Timeout(10)
+    @DisplayName("close: a failure while closing (out of memory, say) still tells the service its connection is lost")
+    void failedCloseStillTellsTheService() throws IOException {
+        Fakes.Stream stream = new Fakes.Stream();
+        boolean[] lost = {false};
+        EchoServer.Connection connection = open(stream, new EchoServer.Service() {
+            @Override public void connectionLost() { lost[0] = true; }
+        }, "test");
+        stream.closeFails = new OutOfMemoryError("a test's");
+        connection.close(null); // the reactor logs the failure
+        assertEquals(1, stream.closes, "the stream was closed");
+        assertTrue(lost[0], "the service heard connectionLost although the close failed");
+    }
 }

@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.SelectionKey;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -39,7 +38,8 @@ final class Fakes {
         /** What each write took, in order, one entry per call (an empty one when the socket was full). */
         final List<String> writes = new ArrayList<>();
         int closes;
-        private SelectionKey key;
+        private EchoServer.SelectorReactor reactor;
+        private EchoServer.SelectorReactor.Registration registration;
 
         Stream() throws IOException { super(new EchoServer.SocketStream(acceptedSocket())); }
 
@@ -52,8 +52,10 @@ final class Fakes {
         /** Everything the writes took, in order. */
         String taken() { return String.join("", writes); }
 
-        boolean readInterest() { return (key.interestOps() & SelectionKey.OP_READ) != 0; }
-        boolean writeInterest() { return (key.interestOps() & SelectionKey.OP_WRITE) != 0; }
+        boolean readInterest() { return reactor.interest(registration).read(); }
+        boolean writeInterest() { return reactor.interest(registration).write(); }
+        /** Closing throws this, if set: a failure inside the connection's close. */
+        Error closeFails;
 
         @Override int read(ByteBuffer into) {
             byte[] piece = input.poll();
@@ -75,12 +77,13 @@ final class Fakes {
         @Override void close() {
             closes++;
             super.close();
+            if (closeFails != null) throw closeFails;
         }
 
         @Override EchoServer.SelectorReactor.Registration register(EchoServer.SelectorReactor reactor,
                 EchoServer.Events interest, EchoServer.EventHandler handler) throws IOException {
-            EchoServer.SelectorReactor.Registration registration = super.register(reactor, interest, handler);
-            key = registration.key();
+            this.reactor = reactor;
+            this.registration = super.register(reactor, interest, handler);
             return registration;
         }
 
@@ -116,7 +119,12 @@ final class Fakes {
         @Override public int unsent() { return 0; }
         @Override public void registerProducer(EchoServer.Producer producer) { this.producer = producer; }
         @Override public void pauseProducing() { paused = true; }
-        @Override public void resumeProducing() { paused = false; }
+        @Override public void resumeProducing() {
+            if (resumeFails != null) throw resumeFails;
+            paused = false;
+        }
+        /** Resuming throws this, if set: a failure inside another member's call. */
+        Error resumeFails;
         @Override public void loseConnection() { calls.add(LOSE); }
         @Override public void abortConnection() { calls.add(ABORT); }
     }

@@ -122,4 +122,35 @@ class ServiceHandlerTest extends Harness {
         assertEquals("<Bob> still there?\r\n", again.transport.written(), "the new member hears Bob");
         assertEquals("", alice.transport.written(), "a member who left hears nothing more");
     }
+
+    @Test
+    @Timeout(10)
+    @DisplayName("chat: a member whose leaving fails halfway (out of memory, say) still frees its name")
+    void chatFailedLeaveFreesTheName() {
+        EchoServer.ChatRoom room = new EchoServer.ChatRoom(reactor);
+        Member alice = named(room, "Alice"), bob = named(room, "Bob");
+        alice.transport.producer.pauseProducing(); // her output is full: the room pauses every member
+        assertTrue(bob.transport.paused, "the room waits for Alice");
+        bob.transport.resumeFails = new OutOfMemoryError("a test's");
+        assertThrows(OutOfMemoryError.class, alice.service::connectionLost, "resuming Bob failed");
+        bob.transport.resumeFails = null;
+
+        Member again = Member.join(room);
+        again.says("alice\n");
+        assertEquals("What's your name?\r\nWelcome, alice!\r\n", again.transport.written(),
+                "her name is free although her leaving failed");
+    }
+
+    /** A service handler that carries an annotation that is not a role. */
+    @Deprecated
+    @EchoServer.ServiceHandler("Plays a test's role.")
+    static final class DeprecatedService implements EchoServer.Service { }
+
+    @Test
+    @Timeout(10)
+    @DisplayName("--roles: a class's other annotations (@Deprecated) are not roles, and do not break the list")
+    void rolesSkipOtherAnnotations() {
+        assertEquals("DeprecatedService: @ServiceHandler: Plays a test's role.\n",
+                EchoServer.roles(List.of(DeprecatedService.class)));
+    }
 }
