@@ -360,15 +360,15 @@ public final class EchoServer {
         static final int LOW_WATER = 32 * 1024;
 
         private final SelectorReactor reactor;
-        private final Limits limits;          // Part II: line limit, memory budget, idle timeout
+        private final Limits limits;          // Part II: the memory budget, the idle timeout
         private final SocketStream stream;
         private final Service service;
         private final String serviceName;     // for the log: "chat connection from ..."
-        private final int maxLine;            // the service's, within --max-line
         private SelectorReactor.Registration registration;
         private Events interest = Events.READ;
-        private ByteBuffer held;              // the start of an unfinished line, or null: an idle connection has none
-        private final OutputQueue output;     // what the socket has not taken yet
+        private final Limits.LineBuffer input;   // frames reads into lines; holds an unfinished one
+        private final Limits.OutputQueue output; // what the socket has not taken yet
+        private final Consumer<ByteBuffer> toService = this::deliver;
         private Producer producer = this;     // paused while the output is full
         private boolean full;                 // the producer is paused for our output
         private boolean inputOpen = true;
@@ -386,8 +386,8 @@ public final class EchoServer {
             this.stream = stream;
             this.service = service;
             this.serviceName = serviceName;
-            this.maxLine = Math.min(limits.maxLine, service.maxLine());
-            this.output = new OutputQueue(limits);
+            this.input = new Limits.LineBuffer(limits, service.maxLine(), service.readSize(), this);
+            this.output = new Limits.OutputQueue(limits);
         }
 
         /** Activation: register for reading, then tell the service the connection is made. */
@@ -421,76 +421,26 @@ public final class EchoServer {
             else if (!closed) updateInterest();
         }
 
-        // ---- input: read, then frame into lines for the service
+        // ---- input: read, then the lines to the service
         private void readInput() throws IOException {
-            ByteBuffer in = limits.readBuffer(held, service.readSize()); // shared: a held line start, then room
-            if (in == null) {                        // memory is short for a long held line: pass it on
-                deliver(held, held.position(), held.limit());
-                in = limits.readBuffer(null, service.readSize());
-            }
-            held = null;
-            int fresh = in.position();               // where this read's bytes begin
+            ByteBuffer in = input.room(toService); // after the start of a line held from the last read, if any
             int count = stream.read(in);
-            in.flip();
             if (count < 0) {
-                endOfInput(in);
-                return;
-            }
-            frame(in, fresh);
-            if (in.hasRemaining() && !closed) {
-                if (Trace.on) Trace.say(toString(), "holds " + in.remaining() + " bytes of an unfinished line");
-                held = limits.hold(in);
-            }
-        }
-
-        /**
-         * Passes the whole lines on, in one call where it can: up to the last '\n' within max-line of
-         * its line's start. max-line bytes without a '\n' go on as a piece, so no service gets a longer
-         * line. Leaves `in` at the unfinished rest. Bytes before `fresh` were held: they hold no '\n'.
-         */
-        private void frame(ByteBuffer in, int fresh) {
-            int from = in.position();    // the first byte not yet passed on
-            int lineStart = from;        // where the line being looked at starts
-            while (!closed) {
-                int windowEnd = Math.min(in.limit(), lineStart + maxLine);
-                int end = endOfLastLine(in, Math.max(lineStart, fresh), windowEnd);
-                if (end > 0) {
-                    lineStart = end;                     // whole lines, each within max-line
-                } else if (windowEnd - lineStart == maxLine) {
-                    deliver(in, from, windowEnd);        // max-line bytes and no '\n': a piece
-                    from = lineStart = windowEnd;
-                } else {
-                    break;                               // an unfinished line, shorter than max-line
-                }
-            }
-            if (!limits.mayHold()) lineStart = in.limit(); // memory is short: pass the rest on as well
-            deliver(in, from, lineStart);
-            in.position(lineStart);
-        }
-
-        /** Position just past the last '\n' in [from, to), or -1. Scans back from the end only. */
-        private static int endOfLastLine(ByteBuffer in, int from, int to) {
-            for (int i = to - 1; i >= from; i--) {
-                if (in.get(i) == '\n') return i + 1;
-            }
-            return -1;
-        }
-
-        /** The bytes [from, to) go to the service as one value, unless it is closing (as Twisted's LineReceiver). */
-        private void deliver(ByteBuffer in, int from, int to) {
-            if (to > from && !closed && !closing) {
-                ByteBuffer lines = in.slice(from, to - from);
-                Log.lines(stream.peer(), lines);
-                service.linesReceived(lines);
+                if (Trace.on) Trace.say(toString(), "half-close: " + in.position() + " bytes held, "
+                        + output.bytes() + " unsent; close once everything is sent");
+                inputOpen = false;
+                input.frame(in, true, toService); // the last line had no '\n': a line all the same
+                loseConnection();
+            } else {
+                input.frame(in, false, toService); // whole lines, or max-line pieces; an unfinished rest is held
             }
         }
 
-        private void endOfInput(ByteBuffer rest) {
-            if (Trace.on) Trace.say(toString(), "half-close: " + rest.remaining() + " bytes held, "
-                    + output.bytes() + " unsent; close once everything is sent");
-            inputOpen = false;
-            deliver(rest, rest.position(), rest.limit()); // the last line had no '\n': a line all the same
-            loseConnection();
+        /** Lines go to the service as one value, unless the connection is closing (as Twisted's LineReceiver). */
+        private void deliver(ByteBuffer lines) {
+            if (closed || closing) return;
+            Log.lines(stream.peer(), lines);
+            service.linesReceived(lines);
         }
 
         // ---- output: the Transport the service writes to
@@ -580,8 +530,9 @@ public final class EchoServer {
             closed = true;
             try {
                 stream.close();
-                limits.closed(this, held, output);
-                held = null;
+                limits.closed(this);
+                input.release();
+                output.clear();
                 Log.connection(serviceName, stream.peer(), closeReason == null ? "closed" : "closed: " + closeReason,
                         limits.openCount());
                 if (full) producer.resumeProducing(); // its output is gone: nobody waits for it any more
@@ -895,32 +846,6 @@ public final class EchoServer {
             this.idleTimeoutMillis = o.idleTimeoutSeconds * 1000L;
         }
 
-        /**
-         * Where the next read goes: the shared buffer, the held start of a line copied in front so that the line is
-         * whole in one buffer. A start longer than READ_SIZE (a --max-line above it) gets the read appended to it
-         * instead, growing by doubling within max-line; if the budget cannot pay for that, null: pass it on.
-         */
-        ByteBuffer readBuffer(ByteBuffer held, int readSize) {
-            int room = Math.min(readSize, pressure ? SMALL_READ : READ_SIZE);
-            shared.clear();
-            if (held == null) return shared.limit(room);
-            release(held); // hold() counts again whatever is still unfinished after this read
-            if (held.remaining() <= READ_SIZE) return shared.put(held).limit(held.limit() + room);
-            int size = held.remaining() + room;
-            if (size <= held.capacity()) return held.position(held.limit()).limit(size);
-            int capacity = Math.min(Math.max(2 * held.capacity(), size), maxLine + READ_SIZE);
-            if (pressure || buffered + capacity + BUFFER_OVERHEAD > budget) return null;
-            return ByteBuffer.allocate(capacity).put(held).limit(size);
-        }
-
-        /** Keeps the unfinished rest of a line for the next read: a copy if it is in the shared buffer. */
-        ByteBuffer hold(ByteBuffer rest) {
-            ByteBuffer kept = rest == shared ? ByteBuffer.allocate(rest.remaining()).put(rest).flip()
-                    : rest.compact().flip(); // a long line's own buffer
-            account(cost(kept));
-            return kept;
-        }
-
         /** Where a queue of several buffers is gathered for one write: one system call, whatever was queued. */
         ByteBuffer writeBuffer() { return gathered.clear(); }
 
@@ -955,7 +880,6 @@ public final class EchoServer {
 
         /** A buffer's cost in heap: its bytes and its object, so that many small ones cannot hide. */
         static int cost(ByteBuffer buffer) { return buffer.capacity() + BUFFER_OVERHEAD; }
-        private void release(ByteBuffer held) { account(held == null ? 0 : -cost(held)); }
 
         void account(long bytes) {
             buffered += bytes;
@@ -978,11 +902,9 @@ public final class EchoServer {
         }
 
         /** A closed connection's buffers leave the budget, and the connection every set. */
-        void closed(Connection c, ByteBuffer held, OutputQueue unsent) {
+        void closed(Connection c) { // first: releasing its buffers may resume the paused ones, never this one
             open.remove(c);
-            paused.remove(c); // first: releasing its buffers may resume the paused ones, never this one
-            release(held);
-            unsent.clear();
+            paused.remove(c);
         }
 
         int openCount() { return open.size(); }
@@ -1002,98 +924,198 @@ public final class EchoServer {
                 scheduleIdleCheck();
             });
         }
-    }
 
-    /**
-     * A connection's unsent bytes, oldest first. Its own output is copied into buffers of at least 4 KiB (so that
-     * many tiny lines cost their bytes in heap, not an object each); a shared message is referred to, not copied.
-     * Counted in the memory budget; none while nothing is unsent.
-     */
-    static final class OutputQueue {
-        static final int MIN_BUFFER = 4 * 1024;
-        private final Limits limits;
-        private ArrayDeque<ByteBuffer> buffers; // made at a short write, dropped once drained
-        private ArrayDeque<ByteBuffer> sharedOf; // once one is queued: for each buffer, the shared message or itself
-        private int bytes;
+        /**
+         * A connection's input as lines: the room for each read, the whole lines a read brings passed on (each within
+         * the line limit, or as a piece of it), the unfinished rest held for the next read and counted in the budget.
+         */
+        static final class LineBuffer {
+            private final Limits limits;
+            private final int maxLine;  // the service's, within --max-line
+            private final int readSize;
+            private final Object owner; // for the trace
+            private ByteBuffer held;    // the start of an unfinished line, or null: an idle connection has none
+            private int fresh;          // where this read's bytes begin: the held bytes before it hold no '\n'
+            private boolean released;
 
-        OutputQueue(Limits limits) { this.limits = limits; }
-        boolean isEmpty() { return bytes == 0; }
-        int bytes() { return bytes; }
-
-        /** Copies the bytes (the caller's buffer is reused), into the last buffer if it has room. */
-        void add(ByteBuffer rest) {
-            ByteBuffer tail = buffers == null ? null : buffers.peekLast();
-            boolean shared = sharedOf != null && sharedOf.peekLast() != tail;
-            if (tail == null || shared || tail.capacity() - tail.limit() < rest.remaining()) {
-                tail = ByteBuffer.allocate(Math.max(rest.remaining(), MIN_BUFFER)).flip();
-                append(tail, tail);
-                limits.account(Limits.cost(tail));
+            LineBuffer(Limits limits, int maxLine, int readSize, Object owner) {
+                this.limits = limits;
+                this.maxLine = Math.min(limits.maxLine, maxLine);
+                this.readSize = readSize;
+                this.owner = owner;
             }
-            int end = tail.limit();
-            tail.limit(end + rest.remaining()).put(end, rest, rest.position(), rest.remaining());
-            bytes += rest.remaining();
-            rest.position(rest.limit());
-        }
 
-        /** Queues a view of a message that other queues may hold too; the budget counts it once. */
-        void addShared(ByteBuffer message) {
-            if (sharedOf == null) sharedOf = buffers == null ? new ArrayDeque<>() : new ArrayDeque<>(buffers);
-            append(message.duplicate(), message);
-            limits.share(message);
-            bytes += message.remaining();
-        }
+            /**
+             * Where the next read goes: the shared buffer, the held start of a line copied in front so that the line is
+             * whole in one buffer. A start longer than READ_SIZE (a --max-line above it) gets the read appended to it
+             * instead, growing by doubling within max-line; if the budget cannot pay for that, it goes on as a piece.
+             */
+            ByteBuffer room(Consumer<ByteBuffer> deliver) {
+                int room = Math.min(readSize, limits.pressure ? SMALL_READ : READ_SIZE);
+                ByteBuffer in = limits.shared.clear().limit(room);
+                ByteBuffer start = held;
+                held = null;
+                if (start != null) {
+                    limits.account(-cost(start)); // frame() counts again whatever is still unfinished after this read
+                    int size = start.remaining() + room;
+                    int capacity = Math.min(Math.max(2 * start.capacity(), size), maxLine + READ_SIZE);
+                    if (start.remaining() <= READ_SIZE) {
+                        in.limit(in.capacity()).put(start).limit(start.limit() + room);
+                    } else if (size <= start.capacity()) {
+                        in = start.position(start.limit()).limit(size);
+                    } else if (!limits.pressure && limits.buffered + capacity + BUFFER_OVERHEAD <= limits.budget) {
+                        in = ByteBuffer.allocate(capacity).put(start).limit(size);
+                    } else { // memory is short for a long held line: pass it on
+                        deliver.accept(start);
+                    }
+                }
+                fresh = in.position();
+                return in;
+            }
 
-        private void append(ByteBuffer buffer, ByteBuffer shared) {
-            if (buffers == null) buffers = new ArrayDeque<>();
-            buffers.add(buffer);
-            if (sharedOf != null) sharedOf.add(shared);
+            /**
+             * Passes the whole lines on, in one call where it can: up to the last '\n' within max-line of its line's
+             * start. max-line bytes without a '\n' go on as a piece, so no service gets a longer line. At the end of
+             * input, or while the budget is spent, the rest goes on too; else it is held.
+             */
+            void frame(ByteBuffer in, boolean endOfInput, Consumer<ByteBuffer> deliver) {
+                in.flip();
+                int from = in.position();    // the first byte not yet passed on
+                int lineStart = from;        // where the line being looked at starts
+                while (!released) {
+                    int windowEnd = Math.min(in.limit(), lineStart + maxLine);
+                    int end = endOfLastLine(in, Math.max(lineStart, fresh), windowEnd);
+                    if (end > 0) {
+                        lineStart = end;                     // whole lines, each within max-line
+                    } else if (windowEnd - lineStart == maxLine) {
+                        deliver(in, from, windowEnd, deliver); // max-line bytes and no '\n': a piece
+                        from = lineStart = windowEnd;
+                    } else {
+                        break;                               // an unfinished line, shorter than max-line
+                    }
+                }
+                if (endOfInput || limits.pressure) lineStart = in.limit(); // pass the rest on as well
+                deliver(in, from, lineStart, deliver);
+                in.position(lineStart);
+                if (!in.hasRemaining() || released) return;
+                if (Trace.on) Trace.say(owner.toString(), "holds " + in.remaining() + " bytes of an unfinished line");
+                held = in == limits.shared ? ByteBuffer.allocate(in.remaining()).put(in).flip()
+                        : in.compact().flip(); // a long line's own buffer
+                limits.account(cost(held));
+            }
+
+            /** Position just past the last '\n' in [from, to), or -1. Scans back from the end only. */
+            private static int endOfLastLine(ByteBuffer in, int from, int to) {
+                for (int i = to - 1; i >= from; i--) {
+                    if (in.get(i) == '\n') return i + 1;
+                }
+                return -1;
+            }
+
+            private void deliver(ByteBuffer in, int from, int to, Consumer<ByteBuffer> deliver) {
+                if (to > from && !released) deliver.accept(in.slice(from, to - from));
+            }
+
+            /** The connection is closed: its held line leaves the budget, and nothing more is framed. */
+            void release() {
+                released = true;
+                if (held != null) limits.account(-cost(held));
+                held = null;
+            }
         }
 
         /**
-         * One write of what is queued, at most the shared buffer's size: the head buffer itself if it is the only
-         * one, else as many as fit gathered into the shared buffer. What the socket does not take stays at the head.
-         * True if any bytes moved.
+         * A connection's unsent bytes, oldest first. Its own output is copied into buffers of at least 4 KiB (so that
+         * many tiny lines cost their bytes in heap, not an object each); a shared message is referred to, not copied.
+         * Counted in the memory budget; none while nothing is unsent.
          */
-        boolean writeTo(SocketStream stream) throws IOException {
-            if (buffers == null) return false;
-            int written;
-            if (buffers.size() == 1) {
-                written = stream.write(buffers.peek());
-            } else {
-                ByteBuffer gathered = limits.writeBuffer();
-                for (ByteBuffer b : buffers) {
-                    int n = Math.min(b.remaining(), gathered.remaining());
-                    gathered.put(gathered.position(), b, b.position(), n).position(gathered.position() + n);
-                    if (!gathered.hasRemaining()) break;
-                }
-                written = stream.write(gathered.flip());
-                for (int left = written; left > 0; ) { // what the socket took leaves the queue's head
-                    ByteBuffer head = buffers.peek();
-                    int n = Math.min(left, head.remaining());
-                    head.position(head.position() + n);
-                    left -= n;
-                    if (!head.hasRemaining()) releaseHead();
-                }
-            }
-            bytes -= written;
-            while (!buffers.isEmpty() && !buffers.peek().hasRemaining()) releaseHead();
-            if (buffers.isEmpty()) buffers = sharedOf = null; // drained: an idle connection holds no queue
-            return written > 0;
-        }
+        static final class OutputQueue {
+            static final int MIN_BUFFER = 4 * 1024;
+            private final Limits limits;
+            private ArrayDeque<ByteBuffer> buffers; // made at a short write, dropped once drained
+            private ArrayDeque<ByteBuffer> sharedOf; // once one is queued: each buffer's shared message, or itself
+            private int bytes;
 
-        private void releaseHead() {
-            ByteBuffer buffer = buffers.poll();
-            ByteBuffer shared = sharedOf == null ? buffer : sharedOf.poll();
-            if (shared == buffer) limits.account(-Limits.cost(buffer));
-            else limits.unshare(shared);
-        }
+            OutputQueue(Limits limits) { this.limits = limits; }
+            boolean isEmpty() { return bytes == 0; }
+            int bytes() { return bytes; }
 
-        void clear() {
-            if (buffers != null) {
-                while (!buffers.isEmpty()) releaseHead();
+            /** Copies the bytes (the caller's buffer is reused), into the last buffer if it has room. */
+            void add(ByteBuffer rest) {
+                ByteBuffer tail = buffers == null ? null : buffers.peekLast();
+                boolean shared = sharedOf != null && sharedOf.peekLast() != tail;
+                if (tail == null || shared || tail.capacity() - tail.limit() < rest.remaining()) {
+                    tail = ByteBuffer.allocate(Math.max(rest.remaining(), MIN_BUFFER)).flip();
+                    append(tail, tail);
+                    limits.account(Limits.cost(tail));
+                }
+                int end = tail.limit();
+                tail.limit(end + rest.remaining()).put(end, rest, rest.position(), rest.remaining());
+                bytes += rest.remaining();
+                rest.position(rest.limit());
             }
-            buffers = sharedOf = null;
-            bytes = 0;
+
+            /** Queues a view of a message that other queues may hold too; the budget counts it once. */
+            void addShared(ByteBuffer message) {
+                if (sharedOf == null) sharedOf = buffers == null ? new ArrayDeque<>() : new ArrayDeque<>(buffers);
+                append(message.duplicate(), message);
+                limits.share(message);
+                bytes += message.remaining();
+            }
+
+            private void append(ByteBuffer buffer, ByteBuffer shared) {
+                if (buffers == null) buffers = new ArrayDeque<>();
+                buffers.add(buffer);
+                if (sharedOf != null) sharedOf.add(shared);
+            }
+
+            /**
+             * One write of what is queued, at most the shared buffer's size: the head buffer itself if it is the only
+             * one, else as many as fit gathered into the shared buffer. What the socket does not take stays at the
+             * head.
+             * True if any bytes moved.
+             */
+            boolean writeTo(SocketStream stream) throws IOException {
+                if (buffers == null) return false;
+                int written;
+                if (buffers.size() == 1) {
+                    written = stream.write(buffers.peek());
+                } else {
+                    ByteBuffer gathered = limits.writeBuffer();
+                    for (ByteBuffer b : buffers) {
+                        int n = Math.min(b.remaining(), gathered.remaining());
+                        gathered.put(gathered.position(), b, b.position(), n).position(gathered.position() + n);
+                        if (!gathered.hasRemaining()) break;
+                    }
+                    written = stream.write(gathered.flip());
+                    for (int left = written; left > 0; ) { // what the socket took leaves the queue's head
+                        ByteBuffer head = buffers.peek();
+                        int n = Math.min(left, head.remaining());
+                        head.position(head.position() + n);
+                        left -= n;
+                        if (!head.hasRemaining()) releaseHead();
+                    }
+                }
+                bytes -= written;
+                while (!buffers.isEmpty() && !buffers.peek().hasRemaining()) releaseHead();
+                if (buffers.isEmpty()) buffers = sharedOf = null; // drained: an idle connection holds no queue
+                return written > 0;
+            }
+
+            private void releaseHead() {
+                ByteBuffer buffer = buffers.poll();
+                ByteBuffer shared = sharedOf == null ? buffer : sharedOf.poll();
+                if (shared == buffer) limits.account(-Limits.cost(buffer));
+                else limits.unshare(shared);
+            }
+
+            void clear() {
+                if (buffers != null) {
+                    while (!buffers.isEmpty()) releaseHead();
+                }
+                buffers = sharedOf = null;
+                bytes = 0;
+            }
         }
     }
 
@@ -1249,7 +1271,7 @@ public final class EchoServer {
                         : "cannot listen on " + Log.format(socketAddress) + ": " + Log.reason(e);
             }
         }
-        if (where.isEmpty()) throw new IllegalStateException(firstFailure); // one address that works is enough: ::1 may be off
+        if (where.isEmpty()) throw new IllegalStateException(firstFailure); // one address is enough: ::1 may be off
         System.out.println(service + " server listening on " + String.join(" and ", where));
         System.out.flush();
     }
