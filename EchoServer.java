@@ -1,35 +1,27 @@
 // EchoServer.java: a line echo server on one thread that teaches three patterns of POSA2 (Pattern-Oriented
 // Software Architecture, vol. 2): Wrapper Facade, Reactor, Acceptor-Connector. JDK only: java EchoServer.java
-// Part I, the patterns, in the order the data flows: the services table and main; the reactor (Events,
-// EventHandler, SelectorReactor); the acceptor (ServiceFactory, SocketAcceptor); the connection (Transport,
-// Connection); the services (Service, EchoService, QuoteService, ChatRoom, ChatService); the wrapper facades
-// (ListeningSocket, SocketStream). Part II, staying up and running it, from the line "PART II" on: Limits (the
-// memory budget, the idle timeout), OutputQueue, Text, options and start-up, Log, Trace, the role annotations.
+// Part I, the patterns, in the order the data flows: the services and main; the reactor; the acceptor; the
+// connection; the service handlers (echo, quote, chat); the wrapper facades. Part II, from the line "PART II" on:
+// what keeps it up and what runs it (Limits, Text, Options, Log, Trace, the role annotations).
 
 import java.io.IOException;
 import java.lang.annotation.*;
 import java.net.*;
-import java.nio.ByteBuffer;
-import java.nio.CharBuffer;
+import java.nio.*;
 import java.nio.channels.*;
-import java.nio.charset.CharsetDecoder;
-import java.nio.charset.StandardCharsets;
+import java.nio.charset.*;
 import java.text.Normalizer;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.*;
 import java.util.concurrent.*;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.BooleanSupplier;
-import java.util.function.Consumer;
+import java.util.function.*;
 import java.util.regex.*;
 
 public final class EchoServer {
 
-    /**
-     * The services, a row each: the options, the usage text, the port checks, --roles and the listening sockets
-     * all follow from this table. A new service is its class and one row here.
-     */
+    /** The services: the options, the usage, the port checks and the listening sockets follow from this table. */
     static final List<ServiceEntry> SERVICES = List.of(
             new ServiceEntry("echo", "--port", 8000, "the echo's port; 0 picks a free one",
                     (reactor, options) -> EchoService::new),
@@ -38,7 +30,7 @@ public final class EchoServer {
             new ServiceEntry("chat", "--chat", ServiceEntry.OFF, "serve a chat room",
                     (reactor, options) -> new ChatRoom(reactor)));
 
-    /** A service: its name in the log, its port option, that option's default (or OFF), and its factory. */
+    /** A row: the service's name in the log, its port option and that option's default (or OFF), its factory. */
     record ServiceEntry(String name, String option, int defaultPort, String help, FactoryMaker factory) {
         static final int OFF = -1; // not served unless its option gives a port
         interface FactoryMaker { ServiceFactory make(SelectorReactor reactor, Options options); }
@@ -105,9 +97,10 @@ public final class EchoServer {
 
         static SelectorReactor open() throws IOException { return new SelectorReactor(Selector.open()); }
 
-        /** Adds a handle (a JDK channel, which a wrapper facade holds) to the set the loop waits on. */
+        /** Adds a handle (a JDK channel: only the wrapper facades hold one) to the set the loop waits on. */
         Registration register(SelectableChannel handle, Events interest, EventHandler handler) throws IOException {
-            return new Registration(handle.register(selector, ops(interest), handler));
+            EventHandler told = Trace.on ? Trace.handler(handler) : handler; // narrated, with --trace
+            return new Registration(handle.register(selector, ops(interest), told));
         }
 
         /** The events a handler waits for next: read and write, say, or none while it is paused. */
@@ -116,25 +109,15 @@ public final class EchoServer {
             registration.key.interestOps(ops(interest));
         }
 
-        /** The events a handler waits for now. */
-        Events interest(Registration registration) {
-            int ops = registration.key.interestOps();
-            return new Events((ops & SelectionKey.OP_ACCEPT) != 0, (ops & SelectionKey.OP_READ) != 0,
-                    (ops & SelectionKey.OP_WRITE) != 0);
-        }
+        Events interest(Registration registration) { return events(registration.key.interestOps()); }
 
         /** Takes a handle out of the loop and tells its handler; safe to call twice. */
         void remove(Registration registration) { remove(registration.key); }
 
         private void remove(SelectionKey key) {
             if (!key.isValid()) return;
-            try {
-                if (Trace.on) Trace.say("reactor", "remove " + key.attachment() + " -> handleClose");
-                key.cancel();
-                ((EventHandler) key.attachment()).handleClose();
-            } catch (Throwable e) { // as in dispatch: a handler's failure is its own, out of memory too
-                Log.failure(key.attachment(), e);
-            }
+            key.cancel();
+            guarded(key.attachment(), ((EventHandler) key.attachment())::handleClose);
         }
 
         /** Runs a task on the reactor thread after a delay: the loop's only kind of timer. */
@@ -176,18 +159,28 @@ public final class EchoServer {
         private void dispatch(SelectionKey key) {
             if (!key.isValid()) return; // removed by an earlier handler in this same batch
             try {
-                Events ready = new Events(key.isAcceptable(), key.isReadable(), key.isWritable());
-                if (Trace.on) Trace.say("reactor", "dispatch " + Trace.events(ready) + " -> " + key.attachment());
-                ((EventHandler) key.attachment()).handleEvent(ready);
-            } catch (Throwable e) { // allocates nothing on the way out: it may be an OutOfMemoryError
+                ((EventHandler) key.attachment()).handleEvent(events(key.readyOps()));
+            } catch (Throwable e) {
                 Log.failure(key.attachment(), e);
                 remove(key);
             }
         }
 
-        private static int ops(Events events) {
-            return (events.accept() ? SelectionKey.OP_ACCEPT : 0) | (events.read() ? SelectionKey.OP_READ : 0)
-                    | (events.write() ? SelectionKey.OP_WRITE : 0);
+        void runAfterDispatch() { // and from a test that plays the loop
+            for (Runnable task; (task = afterDispatch.poll()) != null; ) guarded("a task after dispatching", task);
+        }
+
+        private void runDueTimers() {
+            long now = System.nanoTime();
+            while (!timers.isEmpty() && timers.peek().deadline() - now <= 0) guarded("a timer", timers.poll().task());
+        }
+
+        private static void guarded(Object what, Runnable task) { // as in dispatch: a failure is the task's own
+            try {
+                task.run();
+            } catch (Throwable e) {
+                Log.failure(what, e);
+            }
         }
 
         private long millisToNextTimer() {
@@ -196,25 +189,14 @@ public final class EchoServer {
             return Math.max(1, TimeUnit.NANOSECONDS.toMillis(next.deadline() - System.nanoTime()) + 1);
         }
 
-        void runAfterDispatch() { // and from a test that plays the loop
-            for (Runnable task; (task = afterDispatch.poll()) != null; ) {
-                try {
-                    task.run();
-                } catch (Throwable e) {
-                    Log.failure("a task after dispatching", e);
-                }
-            }
+        private static int ops(Events e) {
+            return (e.accept() ? SelectionKey.OP_ACCEPT : 0) | (e.read() ? SelectionKey.OP_READ : 0)
+                    | (e.write() ? SelectionKey.OP_WRITE : 0);
         }
 
-        private void runDueTimers() {
-            long now = System.nanoTime();
-            while (!timers.isEmpty() && timers.peek().deadline() - now <= 0) {
-                try {
-                    timers.poll().task().run();
-                } catch (Throwable e) {
-                    Log.failure("a timer", e);
-                }
-            }
+        private static Events events(int ops) {
+            return new Events((ops & SelectionKey.OP_ACCEPT) != 0, (ops & SelectionKey.OP_READ) != 0,
+                    (ops & SelectionKey.OP_WRITE) != 0);
         }
 
         /** From the shutdown hook's thread: a flag and a wakeup are all that cross threads; then wait. */
@@ -230,7 +212,7 @@ public final class EchoServer {
 
         /** At the end every handler hears handleClose, as if its handle had been removed one by one. */
         private void removeAll() {
-            int listeners = 0, connections = 0; // by handle type: the reactor knows no concrete handler
+            int listeners = 0, connections = 0; // counted by handle: the reactor knows no concrete handler
             for (SelectionKey key : selector.keys()) {
                 if (key.isValid() && key.channel() instanceof ServerSocketChannel) listeners++;
                 else if (key.isValid()) connections++;
@@ -259,7 +241,7 @@ public final class EchoServer {
         static final long ACCEPT_RETRY_MILLIS = 1000; // accept fails (out of descriptors): pause, do not spin
 
         private final SelectorReactor reactor;
-        private final Limits limits; // what every connection shares: line limit, memory budget (Part II)
+        private final Limits limits; // what every connection shares (Part II)
         private final String serviceName;
         private final ServiceFactory factory;
         private ListeningSocket listener;
@@ -286,8 +268,9 @@ public final class EchoServer {
                 SocketStream stream = accept();
                 if (stream == null) return; // none waiting, or accepting is paused
                 try {
-                    Service service = factory.makeService();
-                    activate(stream, service);
+                    Connection connection = new Connection(reactor, limits, stream, factory.makeService(), serviceName);
+                    if (Trace.on) Trace.say("acceptor", "activate " + connection);
+                    connection.open();
                 } catch (Throwable e) { // that connection's failure, never the listener's
                     Log.failure("setting up a connection", e);
                     stream.close();
@@ -303,13 +286,6 @@ public final class EchoServer {
                 pauseAccepting(e);
                 return null;
             }
-        }
-
-        /** The new connection registers its socket with the reactor and tells its service it is made. */
-        private void activate(SocketStream stream, Service service) throws IOException {
-            Connection connection = new Connection(reactor, limits, stream, service, serviceName);
-            if (Trace.on) Trace.say("acceptor", "activate " + connection);
-            connection.open();
         }
 
         /** The listener stays ready while accept fails: waiting on it would spin. No connection is closed for room. */
@@ -329,6 +305,7 @@ public final class EchoServer {
             listener.close();
             factory.stopFactory();
         }
+
         @Override public String toString() { return "acceptor (" + serviceName + ")"; }
     }
 
@@ -351,34 +328,34 @@ public final class EchoServer {
     }
 
     @ConcreteEventHandler("Plays the concrete event handler role in Reactor and the transport of a service handler in"
-            + " Acceptor-Connector: frames a connection's bytes into lines for its service, sends what the service"
+            + " Acceptor-Connector: reads a connection's bytes into lines for its service, sends what the service"
             + " writes, and pauses its producer while the peer does not read.")
     static final class Connection implements EventHandler, Transport {
         // Output at the high mark pauses the producer, at the low mark resumes it (Netty's defaults): the gap keeps
-        // us from toggling on every write. The producer is the connection's own reading unless a service says.
+        // us from toggling on every write.
         static final int HIGH_WATER = 64 * 1024;
         static final int LOW_WATER = 32 * 1024;
 
         private final SelectorReactor reactor;
-        private final Limits limits;          // Part II: the memory budget, the idle timeout
+        private final Limits limits;             // Part II: the memory budget, the idle timeout
         private final SocketStream stream;
         private final Service service;
-        private final String serviceName;     // for the log: "chat connection from ..."
-        private SelectorReactor.Registration registration;
-        private Events interest = Events.READ;
-        private final Limits.LineBuffer input;   // frames reads into lines; holds an unfinished one
+        private final String serviceName;        // for the log: "chat connection from ..."
+        private final Limits.LineBuffer input;   // frames reads into lines, holds an unfinished one
         private final Limits.OutputQueue output; // what the socket has not taken yet
         private final Consumer<ByteBuffer> toService = this::deliver;
-        private Producer producer = this;     // paused while the output is full
-        private boolean full;                 // the producer is paused for our output
+        private SelectorReactor.Registration registration;
+        private Events interest = Events.READ;
+        private Producer producer = this;        // paused while the output is full: its own reading, unless a service says
+        private boolean full;                    // the producer is paused for our output
         private boolean inputOpen = true;
-        private boolean readingPaused;        // pauseProducing: until resumeProducing
-        private boolean flushDue;             // shared output waits for the end of this turn
-        private boolean closing;              // loseConnection: close once nothing is unsent
+        private boolean readingPaused;           // pauseProducing: until resumeProducing
+        private boolean flushDue;                // shared output waits for the end of this turn
+        private boolean closing;                 // loseConnection: close once nothing is unsent
         private boolean closed;
-        private String closeReason;           // null for an orderly close
+        private String closeReason;              // null for an orderly close
         private final Runnable flushTask = () -> { flushDue = false; if (!closed) handleEvent(Events.WRITE); };
-        long lastActive = System.nanoTime();  // when bytes last moved: for the idle timeout
+        long lastActive = System.nanoTime();     // when bytes last moved: for the idle timeout
 
         Connection(SelectorReactor reactor, Limits limits, SocketStream stream, Service service, String serviceName) {
             this.reactor = reactor;
@@ -483,15 +460,9 @@ public final class EchoServer {
 
         @Override public int unsent() { return output.bytes(); }
         @Override public void registerProducer(Producer producer) { this.producer = producer; }
-
-        @Override public void pauseProducing() { readingPaused = true; updateInterest(); } // its reading is a producer
+        @Override public void pauseProducing() { readingPaused = true; updateInterest(); }
         @Override public void resumeProducing() { readingPaused = false; if (!closed) updateInterest(); }
-
-        @Override public void loseConnection() {
-            closing = true;
-            inputOpen = false;
-        }
-
+        @Override public void loseConnection() { closing = true; inputOpen = false; }
         @Override public void abortConnection() { close(null); }
 
         /** Interest follows from state, in one place: this is what rules out an OP_WRITE spin. */
@@ -546,26 +517,17 @@ public final class EchoServer {
 
     // ----------------------------------------------------------------- Services
 
-    /**
-     * A service handler's hooks, as in Twisted's Protocol and LineReceiver. linesReceived gets all the whole lines
-     * of one read, so that the echo sends them back in one write; a service that wants them one by one overrides
-     * lineReceived instead (the chat takes the whole read too: one message to each member).
-     */
+    /** A service handler's hooks, as in Twisted's Protocol and LineReceiver. */
     interface Service {
         default void connectionMade(Transport transport) { }
 
-        /** Whole lines, each ending in '\n' (or a max-line piece, or the last line at end of input). */
+        /** The whole lines of one read (each ends in '\n', or is a max-line piece): the echo writes them at once. */
         default void linesReceived(ByteBuffer lines) { eachLine(lines, this::lineReceived); }
 
-        default void lineReceived(ByteBuffer line) { }
-
+        default void lineReceived(ByteBuffer line) { } // for a service that takes them one by one
         default void connectionLost() { }
-
-        /** The most one read takes: the chat makes each read one message to every member, so it reads less. */
-        default int readSize() { return Limits.READ_SIZE; }
-
-        /** The longest line it takes whole, as Twisted's LineReceiver.MAX_LENGTH; --max-line bounds it too. */
-        default int maxLine() { return Integer.MAX_VALUE; }
+        default int readSize() { return Limits.READ_SIZE; } // the most one read takes
+        default int maxLine() { return Integer.MAX_VALUE; } // as LineReceiver.MAX_LENGTH; --max-line bounds it too
 
         /** Each line of lines, up to its '\n' or the end. */
         static void eachLine(ByteBuffer lines, Consumer<ByteBuffer> action) {
@@ -610,54 +572,35 @@ public final class EchoServer {
      * whose output is full pauses every member's reading, since they fill it; but only while it keeps reading.
      */
     static final class ChatRoom implements ServiceFactory {
-        static final long PATIENCE_MILLIS = 500; // how long the room waits for a full member to take MIN_PROGRESS
-        static final int MIN_PROGRESS = 16 * 1024; // 32 KiB/s: a member reading 64 KiB/s is always waited for
-        private final SelectorReactor reactor;
         private final Map<String, ChatService> members = new LinkedHashMap<>(); // by name, compared folded
-        private final Set<ChatService> waitedFor = new HashSet<>(); // full and reading: the room is paused
+        private final Limits.Patience patience; // Part II: whom the room waits for
 
-        ChatRoom(SelectorReactor reactor) { this.reactor = reactor; }
+        ChatRoom(SelectorReactor reactor) { patience = new Limits.Patience(reactor, this::pause); }
+
         @Override public Service makeService() { return new ChatService(this); }
+
         boolean join(String key, ChatService member) { // a member who joins while the room waits waits too
             if (members.putIfAbsent(key, member) != null) return false;
-            if (!waitedFor.isEmpty()) member.transport.pauseProducing();
+            if (patience.waiting()) member.transport.pauseProducing();
             return true;
         }
-        void leave(String key) { members.remove(key); }
+
+        void leave(ChatService member) {
+            if (member.key != null) members.remove(member.key); // first: it needs no memory, so the name is freed
+            patience.drained(member.transport);
+        }
+
         void broadcast(ChatService sender, ByteBuffer message) {
             for (ChatService member : List.copyOf(members.values())) { // a member may leave while we write
                 if (member != sender) member.transport.writeShared(message);
             }
         }
 
-        /** A member's output is full: the room waits for it, while it keeps taking its bytes. */
-        void full(ChatService member) {
-            waitFor(member, true);
-            watch(member, ++member.timesFull);
-        }
-
-        /** Every PATIENCE_MILLIS while it is full: waited for if it took MIN_PROGRESS, else let go (its SendQ bounds
-         * what it costs) until it reads again. */
-        private void watch(ChatService member, int timesFull) {
-            int unsentBefore = member.transport.unsent();
-            reactor.schedule(PATIENCE_MILLIS, "is a full member reading?", () -> {
-                if (member.timesFull != timesFull) return; // it drained since: this watch is over
-                waitFor(member, unsentBefore - member.transport.unsent() >= MIN_PROGRESS);
-                watch(member, timesFull);
-            });
-        }
-
-        void drained(ChatService member) { member.timesFull++; waitFor(member, false); }
-
-        /** While the room waits for anyone, every member pauses its reading: they are what fills the output. */
-        private void waitFor(ChatService member, boolean waits) {
-            boolean wasPaused = !waitedFor.isEmpty();
-            if (waits) waitedFor.add(member);
-            else waitedFor.remove(member);
-            if (waitedFor.isEmpty() != wasPaused) return;
-            for (ChatService m : List.copyOf(members.values())) {
-                if (wasPaused) m.transport.resumeProducing();
-                else m.transport.pauseProducing();
+        /** While the room waits for a full member, every member pauses its reading: they are what fills it. */
+        private void pause(boolean paused) {
+            for (ChatService member : List.copyOf(members.values())) {
+                if (paused) member.transport.pauseProducing();
+                else member.transport.resumeProducing();
             }
         }
     }
@@ -671,7 +614,6 @@ public final class EchoServer {
         private String key;    // the name as compared, null until the member has chosen a free one
         private String name;
         private boolean lost;  // the connection is gone, perhaps halfway through a read's lines: take no more
-        private int timesFull; // for the room's patience with it
 
         ChatService(ChatRoom room) { this.room = room; }
 
@@ -708,13 +650,12 @@ public final class EchoServer {
             }
         }
 
-        @Override public void pauseProducing() { room.full(this); }
-        @Override public void resumeProducing() { room.drained(this); }
+        @Override public void pauseProducing() { room.patience.full(transport); }
+        @Override public void resumeProducing() { room.patience.drained(transport); }
 
         @Override public void connectionLost() {
             lost = true;
-            if (key != null) room.leave(key); // first: it needs no memory, so the name is always freed
-            room.drained(this);
+            room.leave(this);
         }
 
         @Override public int readSize() { return 1024; } // a read of short lines is a long message to each member
@@ -923,6 +864,57 @@ public final class EchoServer {
                 }
                 scheduleIdleCheck();
             });
+        }
+
+        /**
+         * Whom a room of connections waits for: a member whose output is full, while it keeps reading. While the room
+         * waits for anyone, it is paused (its members are what fill the output). Every PATIENCE_MILLIS a full member
+         * is asked whether it took MIN_PROGRESS more: one that did not is let go (its SendQ then bounds what it
+         * costs) until it reads again.
+         */
+        static final class Patience {
+            static final long PATIENCE_MILLIS = 500;
+            static final int MIN_PROGRESS = 16 * 1024; // 32 KiB/s: a member reading 64 KiB/s is always waited for
+            private final SelectorReactor reactor;
+            private final Consumer<Boolean> pause; // pauses (true) or resumes (false) the whole room
+            private final Set<Transport> waitedFor = new HashSet<>();
+            private final Map<Transport, Integer> fullSince = new HashMap<>(); // a watch ends when its member drains
+            private int episodes; // numbers each time a member is full
+
+            Patience(SelectorReactor reactor, Consumer<Boolean> pause) {
+                this.reactor = reactor;
+                this.pause = pause;
+            }
+
+            boolean waiting() { return !waitedFor.isEmpty(); }
+
+            void full(Transport member) {
+                waitFor(member, true);
+                fullSince.put(member, ++episodes);
+                watch(member, episodes);
+            }
+
+            void drained(Transport member) {
+                fullSince.remove(member);
+                waitFor(member, false);
+            }
+
+            private void watch(Transport member, int episode) {
+                int unsentBefore = member.unsent();
+                reactor.schedule(PATIENCE_MILLIS, "is a full member reading?", () -> {
+                    Integer now = fullSince.get(member);
+                    if (now == null || now != episode) return; // it drained since: this watch is over
+                    waitFor(member, unsentBefore - member.unsent() >= MIN_PROGRESS);
+                    watch(member, episode);
+                });
+            }
+
+            private void waitFor(Transport member, boolean waits) {
+                boolean wasWaiting = waiting();
+                if (waits) waitedFor.add(member);
+                else waitedFor.remove(member);
+                if (waiting() != wasWaiting) pause.accept(!wasWaiting);
+            }
         }
 
         /**
@@ -1590,6 +1582,23 @@ public final class EchoServer {
         static String events(Events e) {
             String words = (e.accept() ? "+accept" : "") + (e.read() ? "+read" : "") + (e.write() ? "+write" : "");
             return words.isEmpty() ? "none" : words.substring(1);
+        }
+
+        /** The reactor's dispatch and remove steps: the handler it calls is wrapped in a narrator. */
+        static EventHandler handler(EventHandler handler) {
+            return new EventHandler() {
+                @Override public void handleEvent(Events ready) {
+                    say("reactor", "dispatch " + events(ready) + " -> " + handler);
+                    handler.handleEvent(ready);
+                }
+
+                @Override public void handleClose() {
+                    say("reactor", "remove " + handler + " -> handleClose");
+                    handler.handleClose();
+                }
+
+                @Override public String toString() { return handler.toString(); }
+            };
         }
 
         static Runnable timer(long delayMillis, String what, Runnable task) {
