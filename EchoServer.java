@@ -22,13 +22,14 @@ import java.util.regex.*;
 public final class EchoServer {
 
     /** The services: the options, the usage, the port checks and the listening sockets follow from this table. */
-    static final List<ServiceEntry> SERVICES = List.of(
-            new ServiceEntry("echo", "--port", 8000, "the echo's port; 0 picks a free one",
-                    (reactor, options) -> EchoService::new),
-            new ServiceEntry("quote", "--qotd", ServiceEntry.OFF, "serve the quote of the day",
-                    (reactor, options) -> QuoteService.factory(options.quote)),
-            new ServiceEntry("chat", "--chat", ServiceEntry.OFF, "serve a chat room",
-                    (reactor, options) -> new ChatRoom(reactor)));
+    static final ServiceEntry[] SERVICES = {
+        new ServiceEntry("echo", "--port", 8000, "the echo's port; 0 picks a free one",
+                (reactor, options) -> EchoService::new),
+        new ServiceEntry("quote", "--qotd", ServiceEntry.OFF, "serve the quote of the day",
+                (reactor, options) -> QuoteService.factory(options.quote)),
+        new ServiceEntry("chat", "--chat", ServiceEntry.OFF, "serve a chat room",
+                (reactor, options) -> new ChatRoom(reactor)),
+    };
 
     /** A row: the service's name in the log, its port option and that option's default (or OFF), its factory. */
     record ServiceEntry(String name, String option, int defaultPort, String help, FactoryMaker factory) {
@@ -346,13 +347,11 @@ public final class EchoServer {
         private final Consumer<ByteBuffer> toService = this::deliver;
         private SelectorReactor.Registration registration;
         private Events interest = Events.READ;
-        private Producer producer = this;        // paused while the output is full: its own reading, unless a service says
+        private Producer producer = this;        // paused while the output is full: its reading, unless a service says
         private boolean full;                    // the producer is paused for our output
-        private boolean inputOpen = true;
-        private boolean readingPaused;           // pauseProducing: until resumeProducing
+        private boolean inputOpen = true, readingPaused; // the peer's half-close; pauseProducing until resumeProducing
         private boolean flushDue;                // shared output waits for the end of this turn
-        private boolean closing;                 // loseConnection: close once nothing is unsent
-        private boolean closed;
+        private boolean closing, closed;         // closing: loseConnection, close once nothing is unsent
         private String closeReason;              // null for an orderly close
         private final Runnable flushTask = () -> { flushDue = false; if (!closed) handleEvent(Events.WRITE); };
         long lastActive = System.nanoTime();     // when bytes last moved: for the idle timeout
@@ -1374,11 +1373,11 @@ public final class EchoServer {
             require(!given.contains("--quiet") || !given.contains("--verbose"),
                     "--quiet and --verbose contradict each other: choose one");
             require(!o.trace || o.logLevel != Log.QUIET, "--trace and --quiet contradict each other: choose one");
-            for (int i = 0; i < SERVICES.size(); i++) { // two services cannot listen on one port (0 is a free one each)
+            for (int i = 0; i < SERVICES.length; i++) { // two services cannot listen on one port (0: a free one each)
                 for (int j = 0; j < i; j++) {
-                    int port = o.port(SERVICES.get(i));
-                    require(port <= 0 || port != o.port(SERVICES.get(j)), SERVICES.get(i).option() + " and "
-                            + SERVICES.get(j).option() + " both name port " + port
+                    int port = o.port(SERVICES[i]);
+                    require(port <= 0 || port != o.port(SERVICES[j]), SERVICES[i].option() + " and "
+                            + SERVICES[j].option() + " both name port " + port
                             + ": give each service a port of its own");
                 }
             }
