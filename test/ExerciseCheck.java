@@ -34,8 +34,7 @@ class ExerciseCheck extends Harness {
     @Test
     @DisplayName("exercise 1, the counting echo: greets with the number of open connections")
     void exerciseCounting() throws Exception {
-        Path dir = solution("01-counting-echo", List.of("CountingFactory", "CountingEchoService", "main()", "Options",
-                "USAGE"));
+        Path dir = solution("01-counting-echo", List.of("CountingFactory", "CountingEchoService", "SERVICES"));
         try (Server server = Server.startIn(dir, "--counting", "0")) {
             int port = server.port("counting");
             Socket a = connect(port);
@@ -57,7 +56,7 @@ class ExerciseCheck extends Harness {
     @Test
     @DisplayName("exercise 2, Answer: 'How are you?' gets 'Fine'")
     void exerciseAnswer() throws Exception {
-        Path dir = solution("02-answer", List.of("AnswerService", "main()", "Options", "USAGE"));
+        Path dir = solution("02-answer", List.of("AnswerService", "SERVICES"));
         try (Server server = Server.startIn(dir, "--answer", "0"); Socket s = connect(server.port("answer"))) {
             send(s, "How are you?\r\nWhat's up?\nHow are you?\n");
             expect(s, "Fine\r\nI don't know what you mean\r\nFine\r\n");
@@ -68,7 +67,7 @@ class ExerciseCheck extends Harness {
     @Test
     @DisplayName("exercise 3, the logfile: startFactory opens it, every line appended, stopFactory closes it")
     void exerciseLogfile() throws Exception {
-        Path dir = solution("03-logfile", List.of("LogfileFactory", "LoggingService", "main()", "Options", "USAGE"));
+        Path dir = solution("03-logfile", List.of("LogfileFactory", "LoggingService", "SERVICES"));
         Path log = dir.resolve("lines.log");
         String[][] runs = {{"one\ntwo\n", "three\r\n"}, {"four\n", ""}};
         StringBuilder expected = new StringBuilder();
@@ -120,7 +119,7 @@ class ExerciseCheck extends Harness {
     @DisplayName("exercise 5, one reactor accepts, one per core serves; SIGTERM still closes all within 2 s")
     void exerciseReactors() throws Exception {
         Path dir = solution("05-reactors", List.of("main()", "SelectorReactor", "SocketAcceptor", "Limits",
-                "listen()", "Log.stopped()"));
+                "Options", "listen()", "Log.stopped()"));
         int cores = Runtime.getRuntime().availableProcessors();
         try (Server server = Server.startIn(dir, "--chat", "0")) {
             Set<String> threads = new LinkedHashSet<>();
@@ -311,20 +310,5 @@ class ExerciseCheck extends Harness {
                 newLine += line.startsWith("-") ? 0 : 1;
             }
         }
-    }
-
-    /** The lines [first, last] of a field: its declaration to the line that ends it with ';'. */
-    static int[] field(List<String> source, String name) {
-        Pattern declaration = Pattern.compile("^\\s+(?:\\w+\\s+)+" + Pattern.quote(name) + "\\s*=");
-        for (int i = 0; i < source.size(); i++) {
-            if (declaration.matcher(source.get(i)).find()) {
-                int last = i;
-                while (last < source.size() - 1 && !source.get(last).replaceAll("//.*", "").trim().endsWith(";")) {
-                    last++;
-                }
-                return new int[] {i + 1, last + 1};
-            }
-        }
-        return null;
     }
 }

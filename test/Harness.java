@@ -575,6 +575,9 @@ abstract class Harness {
             type = name.substring(0, name.indexOf('.'));
             member = name.substring(name.indexOf('.') + 1);
         }
+        if (type == null && member.matches("[A-Z][A-Z_0-9]*")) {
+            return field(source, member); // a constant, such as SERVICES
+        }
         int searchFrom = 0;
         int searchTo = source.size();
         if (type != null) {
@@ -603,6 +606,20 @@ abstract class Harness {
         return null;
     }
 
+    /** The lines [first, last] of a field: its declaration to the line that ends it with ';'. */
+    static int[] field(List<String> source, String name) {
+        Pattern declaration = Pattern.compile("^\\s+(?:[\\w\\[\\]<>]+\\s+)+" + Pattern.quote(name) + "\\s*=");
+        for (int i = 0; i < source.size(); i++) {
+            if (declaration.matcher(source.get(i)).find()) {
+                int last = i;
+                while (last < source.size() - 1 && !source.get(last).replaceAll("//.*", "").trim().endsWith(";")) {
+                    last++;
+                }
+                return new int[] {i + 1, last + 1};
+            }
+        }
+        return null;
+    }
     /** Index of the line whose '}' closes the block opened on line `open` (strings and comments skipped). */
     static int closingBrace(List<String> source, int open) {
         int depth = 0;
