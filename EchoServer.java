@@ -161,7 +161,7 @@ public final class EchoServer {
             if (!key.isValid()) return; // removed by an earlier handler in this same batch
             try {
                 ((EventHandler) key.attachment()).handleEvent(events(key.readyOps()));
-            } catch (Throwable e) {
+            } catch (Throwable e) { // an Error too: an OutOfMemoryError is that handler's end, not the loop's
                 Log.failure(key.attachment(), e);
                 remove(key);
             }
@@ -332,10 +332,8 @@ public final class EchoServer {
             + " Acceptor-Connector: reads a connection's bytes into lines for its service, sends what the service"
             + " writes, and pauses its producer while the peer does not read.")
     static final class Connection implements EventHandler, Transport {
-        // Output at the high mark pauses the producer, at the low mark resumes it (Netty's defaults): the gap keeps
-        // us from toggling on every write.
-        static final int HIGH_WATER = 64 * 1024;
-        static final int LOW_WATER = 32 * 1024;
+        static final int HIGH_WATER = 64 * 1024; // output here pauses the producer (Netty's default marks)
+        static final int LOW_WATER = 32 * 1024;  // and here resumes it: the gap keeps it from toggling at every write
 
         private final SelectorReactor reactor;
         private final Limits limits;             // Part II: the memory budget, the idle timeout
@@ -1175,18 +1173,26 @@ public final class EchoServer {
 
     /** The usage text: a line for each service of the table, then the options every service shares. */
     static String usage() {
-        StringBuilder synopsis = new StringBuilder("usage: java EchoServer.java");
+        List<String> words = new ArrayList<>();
         StringBuilder help = new StringBuilder();
         for (ServiceEntry service : SERVICES) {
-            synopsis.append(" [").append(service.option()).append(" PORT]");
+            words.add("[" + service.option() + " PORT]");
             String option = String.format("  %-23s", service.option() + " PORT");
             help.append(option).append(service.help()).append(service.defaultPort() == ServiceEntry.OFF ? ""
                     : " (default " + service.defaultPort() + ")").append('\n');
         }
-        return synopsis.append(" [--host ADDR] [--quote TEXT]\n")
-                .append("         [--max-line BYTES] [--idle-timeout S] [--memory-budget BYTES] [--verbose | --quiet]"
-                        + " [--trace]\n")
-                .append(help).append(String.join("\n",
+        words.addAll(List.of("[--host ADDR]", "[--quote TEXT]", "[--max-line BYTES]", "[--idle-timeout S]",
+                "[--memory-budget BYTES]", "[--verbose | --quiet]", "[--trace]"));
+        StringBuilder synopsis = new StringBuilder("usage: java EchoServer.java");
+        int lineStart = 0;
+        for (String word : words) { // wrapped at 104 columns
+            if (synopsis.length() - lineStart + 1 + word.length() > 104) {
+                lineStart = synopsis.append('\n').length();
+                synopsis.append("        ");
+            }
+            synopsis.append(' ').append(word);
+        }
+        return synopsis.append('\n').append(help).append(String.join("\n",
                 "  --host ADDR            address to listen on, for every service (default: all interfaces)",
                 "  --quote TEXT           the quote of the day (default: " + DEFAULT_QUOTE + ")",
                 "  --max-line BYTES       longest unfinished line held; longer lines go on in pieces of this size",

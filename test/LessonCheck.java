@@ -190,8 +190,7 @@ class LessonCheck extends Harness {
     /**
      * The rules the lesson's shape is held to: no line over 120 characters; in the server, a Part II after Part I,
      * and in Part I only role classes, roles' interfaces and small values; in both files, the JDK's channel types only
-     * inside a wrapper facade or the reactor. Its sizes are not checked: ../shared/tools/lesson-shape prints them,
-     * and README says them as measured. The rules hold for the lesson without the exercises applied (lesson()).
+     * inside a wrapper facade or the reactor. Its sizes are not checked: README says them as measured. The rules hold for the lesson without the exercises applied (lesson()).
      */
     @Test
     @DisplayName("the lesson's shape: Part I of role classes, no channel outside a facade, 120 columns")
