@@ -118,7 +118,11 @@ public final class EchoServer {
         private void remove(SelectionKey key) {
             if (!key.isValid()) return;
             key.cancel();
-            guarded(key.attachment(), ((EventHandler) key.attachment())::handleClose);
+            try {
+                ((EventHandler) key.attachment()).handleClose();
+            } catch (Throwable e) { // as in dispatch: a handler's failure is its own
+                Log.failure(key.attachment(), e);
+            }
         }
 
         /** Runs a task on the reactor thread after a delay: the loop's only kind of timer. */
@@ -168,7 +172,7 @@ public final class EchoServer {
         }
 
         void runAfterDispatch() { // and from a test that plays the loop
-            for (Runnable task; (task = afterDispatch.poll()) != null; ) guarded("a task after dispatching", task);
+            while (!afterDispatch.isEmpty()) guarded("a task after dispatching", afterDispatch.poll());
         }
 
         private void runDueTimers() {
