@@ -61,8 +61,11 @@ public final class EchoClient {
         private boolean running = true;
         private int status;
 
-        /** What register returns: the handler's place in the loop. Only the reactor uses its key. */
-        record Registration(SelectionKey key) { }
+        /** What register returns: the handler's place in the loop, opaque to all but the reactor. */
+        static final class Registration {
+            private final SelectionKey key;
+            private Registration(SelectionKey key) { this.key = key; }
+        }
         record Timer(long deadline, Runnable task) { }
         private SelectorReactor(Selector selector) { this.selector = selector; }
         static SelectorReactor open() throws IOException { return new SelectorReactor(Selector.open()); }
@@ -72,11 +75,11 @@ public final class EchoClient {
             return new Registration(handle.register(selector, ops(interest), handler));
         }
 
-        void setInterest(Registration registration, Events interest) { registration.key().interestOps(ops(interest)); }
+        void setInterest(Registration registration, Events interest) { registration.key.interestOps(ops(interest)); }
 
         /** Takes a handle out of the loop and tells its handler; safe to call twice. */
         void remove(Registration registration) {
-            SelectionKey key = registration.key();
+            SelectionKey key = registration.key;
             if (key.isValid()) {
                 if (Trace.on) Trace.say("reactor", "remove " + key.attachment() + " -> handleClose");
                 key.cancel();

@@ -41,12 +41,13 @@ public final class EchoServer {
         Options options = Options.parseOrExit(args);
         SelectorReactor reactor = Options.reactorOrExit();
         Limits limits = new Limits(reactor, options);
-        // One reactor, one acceptor per service: only the factory differs.
+        // One reactor, one acceptor per service (and per address of --host): only the factory differs.
         for (ServiceEntry service : SERVICES) {
             int port = options.port(service);
             if (port == ServiceEntry.OFF) continue;
-            ServiceFactory factory = service.factory().make(reactor, options);
-            options.listenOrExit(reactor, limits, service.name(), port, factory); // an acceptor per address
+            ServiceFactory factory = Options.shared(service.factory().make(reactor, options));
+            options.listenOrExit(service.name(), port, (address, family) ->
+                    new SocketAcceptor(reactor, limits, service.name(), factory).open(address, family));
         }
         Log.started(options);
         // Ctrl-C and SIGTERM run shutdown hooks on another thread: the hook only asks the reactor
@@ -84,7 +85,7 @@ public final class EchoServer {
 
         private final Selector selector;
         private final PriorityQueue<Timer> timers = new PriorityQueue<>(Comparator.comparingLong(Timer::deadline));
-        private final ArrayDeque<Runnable> afterDispatch = new ArrayDeque<>(); // this turn's flushes
+        private final ArrayDeque<SelectionKey> flushes = new ArrayDeque<>(); // write events due at the turn's end
         private final CountDownLatch stopped = new CountDownLatch(1);
         private volatile boolean running = true;
 
@@ -110,7 +111,7 @@ public final class EchoServer {
             registration.key.interestOps(ops(interest));
         }
 
-        Events interest(Registration registration) { return events(registration.key.interestOps()); }
+        Events interest(Registration registration) { return events(registration.key.interestOps()); } // for tests
 
         /** Takes a handle out of the loop and tells its handler; safe to call twice. */
         void remove(Registration registration) { remove(registration.key); }
@@ -131,8 +132,8 @@ public final class EchoServer {
             timers.add(new Timer(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMillis), due));
         }
 
-        /** Runs a task once every ready handle of this turn has been dispatched: Redis's beforeSleep. */
-        void afterDispatch(Runnable task) { afterDispatch.add(task); }
+        /** A write event for a handler once every ready handle of this turn is dispatched: Redis's beforeSleep. */
+        void writeAfterDispatch(Registration registration) { flushes.add(registration.key); }
 
         /** The event loop: wait, dispatch every ready handle, flush, run due timers. False if the selector broke. */
         boolean run() {
@@ -141,7 +142,9 @@ public final class EchoServer {
                     try {
                         int ready = selector.select(millisToNextTimer());
                         if (Trace.on && ready > 0) Trace.say("reactor", "select: " + ready + " ready");
-                        for (SelectionKey key : selector.selectedKeys()) dispatch(key);
+                        for (SelectionKey key : selector.selectedKeys()) {
+                            if (key.isValid()) dispatch(key, events(key.readyOps())); // not removed in this batch
+                        }
                         selector.selectedKeys().clear();
                         runAfterDispatch();
                         runDueTimers();
@@ -161,10 +164,9 @@ public final class EchoServer {
         }
 
         /** Dispatch by attachment. Whatever a handler throws, an Error too, ends that handler only. */
-        private void dispatch(SelectionKey key) {
-            if (!key.isValid()) return; // removed by an earlier handler in this same batch
+        private void dispatch(SelectionKey key, Events ready) {
             try {
-                ((EventHandler) key.attachment()).handleEvent(events(key.readyOps()));
+                ((EventHandler) key.attachment()).handleEvent(ready);
             } catch (Throwable e) { // an Error too: an OutOfMemoryError is that handler's end, not the loop's
                 Log.failure(key.attachment(), e);
                 remove(key);
@@ -172,21 +174,23 @@ public final class EchoServer {
         }
 
         void runAfterDispatch() { // and from a test that plays the loop
-            while (!afterDispatch.isEmpty()) guarded("a task after dispatching", afterDispatch.poll());
+            while (!flushes.isEmpty()) {
+                SelectionKey key = flushes.poll();
+                if (key.isValid()) dispatch(key, Events.WRITE);
+            }
         }
 
         private void runDueTimers() {
             long now = System.nanoTime();
-            while (!timers.isEmpty() && timers.peek().deadline() - now <= 0) guarded("a timer", timers.poll().task());
-        }
-
-        private static void guarded(Object what, Runnable task) { // as in dispatch: a failure is the task's own
-            try {
-                task.run();
-            } catch (Throwable e) {
-                Log.failure(what, e);
+            while (!timers.isEmpty() && timers.peek().deadline() - now <= 0) {
+                try {
+                    timers.poll().task().run();
+                } catch (Throwable e) { // logged, and the loop goes on: a timer that closes does so itself
+                    Log.failure("a timer", e);
+                }
             }
         }
+
 
         private long millisToNextTimer() {
             Timer next = timers.peek();
@@ -217,7 +221,7 @@ public final class EchoServer {
 
         /** At the end every handler hears handleClose, as if its handle had been removed one by one. */
         private void removeAll() {
-            int listeners = 0, connections = 0; // counted by handle: the reactor knows no concrete handler
+            int listeners = 0, connections = 0; // by the handle's JDK type: the reactor knows no concrete handler
             for (SelectionKey key : selector.keys()) {
                 if (key.isValid() && key.channel() instanceof ServerSocketChannel) listeners++;
                 else if (key.isValid()) connections++;
@@ -273,9 +277,7 @@ public final class EchoServer {
                 SocketStream stream = accept();
                 if (stream == null) return; // none waiting, or accepting is paused
                 try {
-                    Connection connection = new Connection(reactor, limits, stream, factory.makeService(), serviceName);
-                    if (Trace.on) Trace.say("acceptor", "activate " + connection);
-                    connection.open();
+                    activate(stream, factory.makeService());
                 } catch (Throwable e) { // that connection's failure, never the listener's
                     Log.failure("setting up a connection", e);
                     stream.close();
@@ -291,6 +293,13 @@ public final class EchoServer {
                 pauseAccepting(e);
                 return null;
             }
+        }
+
+        /** The new connection registers its handle with the reactor and tells its service it is made. */
+        private void activate(SocketStream stream, Service service) throws IOException {
+            Connection connection = new Connection(reactor, limits, stream, service, serviceName);
+            if (Trace.on) Trace.say("acceptor", "activate " + connection);
+            connection.open();
         }
 
         /** The listener stays ready while accept fails: waiting on it would spin. No connection is closed for room. */
@@ -355,7 +364,6 @@ public final class EchoServer {
         private boolean flushDue;                // shared output waits for the end of this turn
         private boolean closing, closed;         // closing: loseConnection, close once nothing is unsent
         private String closeReason;              // null for an orderly close
-        private final Runnable flushTask = () -> { flushDue = false; if (!closed) handleEvent(Events.WRITE); };
         long lastActive = System.nanoTime();     // when bytes last moved: for the idle timeout
 
         Connection(SelectorReactor reactor, Limits limits, SocketStream stream, Service service, String serviceName) {
@@ -384,6 +392,7 @@ public final class EchoServer {
 
         /** One write and one read at most per turn: what a connection may take of a turn is bounded. */
         @Override public void handleEvent(Events ready) {
+            if (ready.write()) flushDue = false;
             if (ready.read()) lastActive = System.nanoTime();
             try {
                 if (ready.write() && output.writeTo(stream)) lastActive = System.nanoTime();
@@ -401,7 +410,8 @@ public final class EchoServer {
 
         // ---- input: read, then the lines to the service
         private void readInput() throws IOException {
-            ByteBuffer in = input.room(toService); // after the start of a line held from the last read, if any
+            // Room after the start of a line held from the last read; a long start passes on first if memory is short.
+            ByteBuffer in = input.room(toService);
             int count = stream.read(in);
             if (count < 0) {
                 if (Trace.on) Trace.say(toString(), "half-close: " + in.position() + " bytes held, "
@@ -422,7 +432,7 @@ public final class EchoServer {
         }
 
         // ---- output: the Transport the service writes to
-        /** Write first: a write behind nothing goes out at once (the echo's path); the rest is queued, in order. */
+        /** Write first: with nothing queued, a write goes to the socket at once (the echo's path); the rest waits. */
         @Override public void write(ByteBuffer bytes) {
             if (closed || closing) return;
             int start = bytes.position();
@@ -448,7 +458,7 @@ public final class EchoServer {
             waterMarks(); // full now: its producer pauses before it reads again in this turn
             if (!flushDue && !interest.write()) { // at the end of the turn: one write, whatever others sent it
                 flushDue = true;                  // (with OP_WRITE on, the socket is full: its event will come)
-                reactor.afterDispatch(flushTask);
+                reactor.writeAfterDispatch(registration);
             }
         }
 
@@ -463,15 +473,15 @@ public final class EchoServer {
         @Override public void registerProducer(Producer producer) { this.producer = producer; }
         @Override public void pauseProducing() { readingPaused = true; updateInterest(); }
         @Override public void resumeProducing() { readingPaused = false; if (!closed) updateInterest(); }
-        @Override public void loseConnection() { closing = true; inputOpen = false; }
+        @Override public void loseConnection() { closing = true; inputOpen = false; updateInterest(); }
         @Override public void abortConnection() { close(null); }
 
         /** Interest follows from state, in one place: this is what rules out an OP_WRITE spin. */
         void updateInterest() {
-            waterMarks();
+            waterMarks(); // may pause this connection's own reading: that call comes back here, the marks settled
             if (closed) return;
             boolean read = inputOpen && !readingPaused;
-            boolean write = !output.isEmpty();
+            boolean write = !output.isEmpty() || closing; // closing: the next write event closes it
             if (read != interest.read() || write != interest.write()) {
                 interest = new Events(false, read, write);
                 reactor.setInterest(registration, interest);
@@ -760,7 +770,8 @@ public final class EchoServer {
     // ================================================================================ PART II: staying up, running it
 
     /** What keeps one connection, or many, from taking the server down: the line limit, the memory budget over all
-     * connections, the idle timeout; Part I calls it by name (readBuffer, hold, mayHold, mustWait, maxUnsent...). */
+     * connections, the idle timeout. Part I calls it by name: a connection's LineBuffer and OutputQueue, maxUnsent,
+     * mustWait, opened and closed; the chat room's Patience. */
     static final class Limits {
         static final int READ_SIZE = 64 * 1024; // a read's room; as much again in front, for a held line start
         static final int SMALL_READ = 4 * 1024; // a read's room while the budget is spent
@@ -987,7 +998,7 @@ public final class EchoServer {
                         break;                               // an unfinished line, shorter than max-line
                     }
                 }
-                if (endOfInput || limits.pressure) lineStart = in.limit(); // pass the rest on as well
+                if (endOfInput || !limits.mayHold()) lineStart = in.limit(); // pass the rest on as well
                 deliver(in, from, lineStart, deliver);
                 in.position(lineStart);
                 if (!in.hasRemaining() || released) return;
@@ -1249,9 +1260,7 @@ public final class EchoServer {
      * Opens one service's acceptors on the reactor, one per address of --host (without it, one for all interfaces),
      * all on one port, and prints where it listens.
      */
-    static void listen(SelectorReactor reactor, Limits limits, String host, String service, int port,
-            ServiceFactory factory) {
-        ServiceFactory given = shared(Trace.on ? Trace.factory(factory) : factory); // narrated, with --trace
+    static void listen(String host, String service, int port, Listener listener) {
         List<String> where = new ArrayList<>();
         String firstFailure = null;
         for (InetAddress address : hostAddresses(host)) {
@@ -1259,8 +1268,7 @@ public final class EchoServer {
             ProtocolFamily family = address == null ? null // IPv6 and IPv4 alike; a --host's own family only
                     : address instanceof Inet6Address ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
             try {
-                InetSocketAddress bound = new SocketAcceptor(reactor, limits, service, given)
-                        .open(socketAddress, family);
+                InetSocketAddress bound = listener.open(socketAddress, family);
                 port = bound.getPort(); // with port 0, the next address takes the same one
                 where.add(address == null ? "*:" + port + " (all interfaces)" : Log.format(bound));
             } catch (RuntimeException e) { // the factory's startFactory failed (a file it could not open, say)
@@ -1277,15 +1285,8 @@ public final class EchoServer {
         System.out.flush();
     }
 
-    /** A factory behind several acceptors (a --host with several addresses) starts and stops once, as in Twisted. */
-    static ServiceFactory shared(ServiceFactory factory) {
-        return new ServiceFactory() {
-            private int listening; // acceptors started and not yet closed
-            @Override public Service makeService() { return factory.makeService(); }
-            @Override public void startFactory() { if (listening++ == 0) factory.startFactory(); }
-            @Override public void stopFactory() { if (--listening == 0) factory.stopFactory(); }
-        };
-    }
+    /** An acceptor opened on an address: the address it listens on. */
+    interface Listener { InetSocketAddress open(InetSocketAddress address, ProtocolFamily family) throws IOException; }
 
     /** --host's addresses; "localhost" is both loopbacks (RFC 6761), as the client takes it. Null: all interfaces. */
     static List<InetAddress> hostAddresses(String host) {
@@ -1421,10 +1422,24 @@ public final class EchoServer {
             }
         }
 
-        /** Opens a service's acceptors on the --host addresses; exits 1 if it cannot listen at all. */
-        void listenOrExit(SelectorReactor reactor, Limits limits, String service, int port, ServiceFactory factory) {
+        /**
+         * A factory behind several acceptors (a --host with several addresses) starts and stops once, as in Twisted;
+         * with --trace, it narrates the make step.
+         */
+        static ServiceFactory shared(ServiceFactory factory) {
+            ServiceFactory given = Trace.on ? Trace.factory(factory) : factory;
+            return new ServiceFactory() {
+                private int listening; // acceptors started and not yet closed
+                @Override public Service makeService() { return given.makeService(); }
+                @Override public void startFactory() { if (listening++ == 0) given.startFactory(); }
+                @Override public void stopFactory() { if (--listening == 0) given.stopFactory(); }
+            };
+        }
+
+        /** Opens a service's acceptors, one per address of --host; exits 1 if it cannot listen at all. */
+        void listenOrExit(String service, int port, Listener listener) {
             try {
-                listen(reactor, limits, host, service, port, factory);
+                listen(host, service, port, listener);
             } catch (IllegalStateException e) {
                 exitWith(e);
             }

@@ -270,4 +270,20 @@ class ConnectionTest extends Harness {
         assertEquals(1, stream.closes, "the stream was closed");
         assertTrue(lost[0], "the service heard connectionLost although the close failed");
     }
+
+    @Test
+    @Timeout(10)
+    @DisplayName("loseConnection outside a callback (from a timer, say), with nothing queued: closed at the next turn")
+    void loseConnectionFromATimerCloses() throws IOException {
+        Fakes.Stream stream = new Fakes.Stream();
+        EchoServer.Transport[] transport = {null};
+        EchoServer.Connection connection = open(stream, new EchoServer.Service() {
+            @Override public void connectionMade(EchoServer.Transport t) { transport[0] = t; }
+        }, "test");
+        transport[0].loseConnection(); // as a timer's task would, between events
+        assertEquals(0, stream.closes, "closed inside loseConnection: the service's call is not over yet");
+        assertTrue(stream.writeInterest(), "the connection waits for no event that would close it");
+        connection.handleEvent(WRITABLE);
+        assertEquals(1, stream.closes, "the stream was not closed at the next event");
+    }
 }
