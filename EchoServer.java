@@ -410,8 +410,7 @@ public final class EchoServer {
 
         // ---- input: read, then the lines to the service
         private void readInput() throws IOException {
-            // Room after the start of a line held from the last read; a long start passes on first if memory is short.
-            ByteBuffer in = input.room(toService);
+            ByteBuffer in = input.room(toService); // after a held line start (passed on first if memory is short)
             int count = stream.read(in);
             if (count < 0) {
                 if (Trace.on) Trace.say(toString(), "half-close: " + in.position() + " bytes held, "
