@@ -955,22 +955,23 @@ public final class EchoServer {
              */
             ByteBuffer room(Consumer<ByteBuffer> deliver) {
                 int room = Math.min(readSize, limits.pressure ? SMALL_READ : READ_SIZE);
-                ByteBuffer in = limits.shared.clear().limit(room);
                 ByteBuffer start = held;
                 held = null;
-                if (start != null) {
-                    limits.account(-cost(start)); // frame() counts again whatever is still unfinished after this read
-                    int size = start.remaining() + room;
-                    int capacity = Math.min(Math.max(2 * start.capacity(), size), maxLine + READ_SIZE);
-                    if (start.remaining() <= READ_SIZE) {
-                        in.limit(in.capacity()).put(start).limit(start.limit() + room);
-                    } else if (size <= start.capacity()) {
-                        in = start.position(start.limit()).limit(size);
-                    } else if (!limits.pressure && limits.buffered + capacity + BUFFER_OVERHEAD <= limits.budget) {
-                        in = ByteBuffer.allocate(capacity).put(start).limit(size);
-                    } else { // memory is short for a long held line: pass it on
-                        deliver.accept(start);
-                    }
+                if (start != null) limits.account(-cost(start)); // frame() counts again whatever is still unfinished
+                ByteBuffer in = limits.shared.clear();
+                int size = start == null ? room : start.remaining() + room;
+                int capacity = start == null ? 0 : Math.min(Math.max(2 * start.capacity(), size), maxLine + READ_SIZE);
+                if (start == null) {
+                    in.limit(room);
+                } else if (start.remaining() <= READ_SIZE) {
+                    in.put(start).limit(size);
+                } else if (size <= start.capacity()) {
+                    in = start.position(start.limit()).limit(size);
+                } else if (limits.mayHold() && limits.buffered + capacity + BUFFER_OVERHEAD <= limits.budget) {
+                    in = ByteBuffer.allocate(capacity).put(start).limit(size);
+                } else { // memory is short for a long held line: pass it on
+                    deliver.accept(start);
+                    in.limit(room);
                 }
                 fresh = in.position();
                 return in;
